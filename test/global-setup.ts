@@ -1,0 +1,78 @@
+// One real stack for the whole suite: PostgreSQL (embedded, or TEST_DATABASE_URL), migrated from
+// the committed migrations; the WebSocket proxy the Neon driver uses locally; and the bundled
+// Worker in workerd, reachable over HTTP. Test files get the addresses through inject().
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startLocalPostgres } from '../tools/local-postgres.ts';
+import { migrateDatabase } from '../tools/migrate.ts';
+import { startWsProxy } from '../tools/ws-proxy.ts';
+import { OPERATOR_TOKENS } from './support/constants.ts';
+import { bundleWorker, startWorker } from './support/worker.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    workerUrl: string;
+    databaseUrl: string;
+    wsProxy: string;
+    workerScript: string;
+    workerLog: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const dir = mkdtempSync(join(tmpdir(), 'vca-test-'));
+  const stops: (() => Promise<unknown>)[] = [];
+
+  let databaseUrl = process.env.TEST_DATABASE_URL;
+  if (!databaseUrl) {
+    const postgres = await startLocalPostgres({ dataDir: join(dir, 'pg'), port: await freePort(), database: 'vca_test', ephemeral: true });
+    stops.push(() => postgres.stop());
+    databaseUrl = postgres.url;
+  }
+  await migrateDatabase(databaseUrl);
+
+  const proxy = await startWsProxy();
+  stops.push(() => proxy.close());
+
+  const workerScript = join(dir, 'worker.mjs');
+  const workerLog = join(dir, 'worker.log');
+  writeFileSync(workerLog, '');
+  await bundleWorker(workerScript);
+  const worker = await startWorker(
+    workerScript,
+    {
+      DATABASE_URL: databaseUrl,
+      ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
+      APP_ENV: 'test',
+      DEFAULT_COUNTRY: 'IN',
+      NEON_WS_PROXY: proxy.address,
+    },
+    workerLog,
+  );
+  stops.push(() => worker.dispose());
+
+  project.provide('workerUrl', worker.url);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('wsProxy', proxy.address);
+  project.provide('workerScript', workerScript);
+  project.provide('workerLog', workerLog);
+
+  return async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

@@ -1,0 +1,50 @@
+// Runs the real Worker bundle in workerd through Miniflare, reachable over real HTTP.
+import { appendFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+
+export const COMPATIBILITY_DATE = '2026-11-01';
+
+/** Bundles worker/index.ts the way wrangler does (ESM, workerd conditions) into `outfile`. */
+export async function bundleWorker(outfile: string): Promise<void> {
+  await build({
+    entryPoints: [fileURLToPath(new URL('../../worker/index.ts', import.meta.url))],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2023',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    logLevel: 'error',
+  });
+}
+
+export interface RunningWorker {
+  url: string;
+  dispose(): Promise<void>;
+}
+
+/** Starts the bundle with these bindings. Worker console lines are appended to `logFile`. */
+export async function startWorker(scriptPath: string, bindings: Record<string, string>, logFile?: string): Promise<RunningWorker> {
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      name: 'vca',
+      modules: true,
+      // Module paths are resolved below rootPath; workerd refuses any that climb out with `..`.
+      rootPath: dirname(scriptPath),
+      scriptPath,
+      compatibilityDate: COMPATIBILITY_DATE,
+      bindings,
+      host: '127.0.0.1',
+      port: 0,
+      handleStructuredLogs: (log) => {
+        if (logFile) appendFileSync(logFile, `${log.message}\n`);
+      },
+    }),
+  );
+  const url = await mf.ready;
+  return { url: url.origin, dispose: () => mf.dispose() };
+}

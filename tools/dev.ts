@@ -1,0 +1,107 @@
+// `npm run dev`: the whole local stack in one command. Embedded PostgreSQL (unless .dev.vars sets
+// DATABASE_URL), migrations, the WebSocket proxy the Neon driver needs to reach a local Postgres,
+// and `wrangler dev` on http://127.0.0.1:8787, offline. Ctrl-C stops everything it started.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { DEV_PORTS, isLoopbackUrl, readDevVars, startDatabase } from './local-stack.ts';
+import { migrateDatabase } from './migrate.ts';
+import { startWsProxy, type WsProxy } from './ws-proxy.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let stopping = false;
+
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+try {
+  const vars = readDevVars();
+  const database = vars.DATABASE_URL ? { url: vars.DATABASE_URL, stop: async () => {} } : await startDatabase();
+  cleanups.push(() => database.stop());
+  console.log(
+    vars.DATABASE_URL
+      ? 'using DATABASE_URL from .dev.vars'
+      : `embedded PostgreSQL on 127.0.0.1:${DEV_PORTS.postgres} (data in .local/postgres)`,
+  );
+
+  await migrateDatabase(database.url);
+  console.log('migrations applied');
+
+  const workerVars: string[] = [];
+  if (!vars.DATABASE_URL) workerVars.push(`DATABASE_URL:${database.url}`);
+  let proxy: WsProxy | undefined;
+  if (isLoopbackUrl(database.url)) {
+    proxy = await startWsProxy(DEV_PORTS.wsProxy);
+    cleanups.push(() => (proxy as WsProxy).close());
+    if (!vars.NEON_WS_PROXY) workerVars.push(`NEON_WS_PROXY:${proxy.address}`);
+  }
+
+  const wrangler = startWrangler(workerVars);
+  cleanups.push(() => stopChild(wrangler));
+  wrangler.on('exit', (code) => {
+    if (!stopping) {
+      console.error(`wrangler dev exited (${code ?? 'signal'})`);
+      void stop(code || 1);
+    }
+  });
+
+  await waitForWorker(`http://127.0.0.1:${DEV_PORTS.worker}/healthz`);
+  console.log(`
+  VCA is running
+    API      http://127.0.0.1:${DEV_PORTS.worker}/api   (Authorization: Bearer <a token from ADMIN_API_TOKENS in .dev.vars>)
+    Docs     http://127.0.0.1:${DEV_PORTS.worker}/docs
+    OpenAPI  http://127.0.0.1:${DEV_PORTS.worker}/openapi.json
+    Health   http://127.0.0.1:${DEV_PORTS.worker}/healthz
+  Ctrl-C stops everything.
+`);
+} catch (error) {
+  console.error(`npm run dev failed: ${error instanceof Error ? error.message : String(error)}`);
+  await stop(1);
+}
+
+function startWrangler(vars: string[]): ChildProcess {
+  const bin = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin/wrangler.js');
+  const args = [bin, 'dev', '--ip', '127.0.0.1', '--port', String(DEV_PORTS.worker), '--show-interactive-dev-session=false'];
+  for (const value of vars) args.push('--var', value);
+  return spawn(process.execPath, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      // Offline and private: no telemetry, no request to Cloudflare for the `cf` object.
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    },
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
+}
+
+async function waitForWorker(url: string) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      await response.body?.cancel();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`the Worker did not answer on ${url} within 90 s`);
+}

@@ -1,0 +1,130 @@
+// The data model of DESIGN.md, in one place. Migrations under drizzle/ are generated from this
+// file by `npm run db:generate`; never edit them by hand.
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const tenantStatus = pgEnum('tenant_status', ['active', 'suspended', 'deleted']);
+export const tenantPlan = pgEnum('tenant_plan', ['starter', 'growth', 'custom']);
+export const providerType = pgEnum('provider_type', ['generic']);
+export const aiProfileRole = pgEnum('ai_profile_role', ['receptionist', 'sales', 'support', 'dispatcher', 'custom']);
+export const callDirection = pgEnum('call_direction', ['inbound', 'outbound']);
+export const callStatus = pgEnum('call_status', ['initiated', 'ringing', 'answered', 'ended', 'failed']);
+
+// Timestamps come back as Postgres text (microsecond precision): the list cursors compare them
+// exactly, and responses format them as ISO-8601.
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
+const createdAt = () => timestamptz('created_at').notNull().defaultNow();
+const updatedAt = () => timestamptz('updated_at').notNull().defaultNow();
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    status: tenantStatus('status').notNull().default('active'),
+    plan: tenantPlan('plan').notNull().default('starter'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('tenants_created_at_id_idx').on(t.createdAt, t.id), check('tenants_name_not_blank', sql`length(btrim(${t.name})) > 0`)],
+);
+
+export const phoneNumbers = pgTable(
+  'phone_numbers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    didNumber: text('did_number').notNull(),
+    providerType: providerType('provider_type').notNull().default('generic'),
+    isActive: boolean('is_active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique('phone_numbers_did_number_key').on(t.didNumber),
+    unique('phone_numbers_tenant_id_id_key').on(t.tenantId, t.id),
+    index('phone_numbers_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
+    check('phone_numbers_did_number_e164', sql`${t.didNumber} ~ '^\\+[1-9][0-9]{1,14}$'`),
+  ],
+);
+
+export const aiProfiles = pgTable(
+  'ai_profiles',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    role: aiProfileRole('role').notNull(),
+    systemPrompt: text('system_prompt').notNull(),
+    isDefault: boolean('is_default').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique('ai_profiles_tenant_id_id_key').on(t.tenantId, t.id),
+    index('ai_profiles_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
+    // The last word on "one default per tenant", whatever the application does.
+    uniqueIndex('ai_profiles_one_default_per_tenant').on(t.tenantId).where(sql`${t.isDefault}`),
+    check('ai_profiles_system_prompt_not_blank', sql`length(btrim(${t.systemPrompt})) > 0`),
+    check('ai_profiles_name_not_blank', sql`length(btrim(${t.name})) > 0`),
+  ],
+);
+
+export const calls = pgTable(
+  'calls',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    phoneNumberId: uuid('phone_number_id').notNull(),
+    aiProfileId: uuid('ai_profile_id'),
+    direction: callDirection('direction').notNull().default('inbound'),
+    status: callStatus('status').notNull().default('initiated'),
+    callerNumber: text('caller_number'),
+    calledNumber: text('called_number').notNull(),
+    externalCallId: text('external_call_id').notNull(),
+    startedAt: timestamptz('started_at').notNull().defaultNow(),
+    answeredAt: timestamptz('answered_at'),
+    endedAt: timestamptz('ended_at'),
+    durationSeconds: integer('duration_seconds'),
+    hangupCause: integer('hangup_cause'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // A call can never point at another tenant's number or profile.
+    foreignKey({
+      name: 'calls_tenant_phone_number_fk',
+      columns: [t.tenantId, t.phoneNumberId],
+      foreignColumns: [phoneNumbers.tenantId, phoneNumbers.id],
+    }),
+    foreignKey({
+      name: 'calls_tenant_ai_profile_fk',
+      columns: [t.tenantId, t.aiProfileId],
+      foreignColumns: [aiProfiles.tenantId, aiProfiles.id],
+    }),
+    // Ingest is idempotent on the PBX's call id within a tenant.
+    unique('calls_tenant_external_call_id_key').on(t.tenantId, t.externalCallId),
+    index('calls_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
+    index('calls_tenant_started_at_idx').on(t.tenantId, t.startedAt),
+    check('calls_duration_not_negative', sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
+  ],
+);

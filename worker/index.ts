@@ -1,0 +1,27 @@
+// The Worker: builds the app and registers every route. Each route lives in its own file under
+// routes/; cross-cutting behaviour (errors, auth, database, pagination) lives in lib/.
+import pkg from '../package.json' with { type: 'json' };
+import { createApp, requireSettings } from './lib/app.ts';
+import { requireOperator } from './lib/auth.ts';
+import { registerAiProfileRoutes } from './routes/ai-profiles/index.ts';
+import { registerCallRoutes } from './routes/calls/index.ts';
+import { registerHealth } from './routes/health.ts';
+import { registerPhoneNumberRoutes } from './routes/phone-numbers/index.ts';
+import { registerRoot } from './routes/root.ts';
+import { registerTenantRoutes } from './routes/tenants/index.ts';
+
+const app = createApp();
+
+registerRoot(app, pkg.version);
+registerHealth(app);
+
+app.use('/api/*', requireSettings, requireOperator, async (c, next) => {
+  await next();
+  c.header('cache-control', 'no-store');
+});
+registerTenantRoutes(app);
+registerPhoneNumberRoutes(app);
+registerAiProfileRoutes(app);
+registerCallRoutes(app);
+
+export default app;

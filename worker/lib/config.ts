@@ -1,0 +1,81 @@
+// Settings come only from the Worker's environment (wrangler.toml [vars], .dev.vars locally,
+// `wrangler secret put` in production). They are parsed once per env object; a missing or
+// invalid required setting does not crash the Worker: /healthz names it and /api answers 503.
+import { getCountries } from 'libphonenumber-js/max';
+import { z } from 'zod';
+
+const COUNTRIES = new Set<string>(getCountries());
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// URL');
+
+const tokenList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((token) => token.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().min(12, 'each token needs at least 12 characters')).min(1, 'needs at least one token'));
+
+const settingsSchema = z.object({
+  DATABASE_URL: postgresUrl,
+  ADMIN_API_TOKENS: tokenList,
+  APP_ENV: z.enum(['development', 'test', 'staging', 'production']),
+  DEFAULT_COUNTRY: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .refine((code) => COUNTRIES.has(code), 'must be an ISO 3166 alpha-2 country code'),
+  // Local development only: host:port of the WebSocket→TCP proxy in tools/ws-proxy.ts.
+  NEON_WS_PROXY: z
+    .string()
+    .trim()
+    .regex(/^[\w.-]+:\d+$/, 'must be host:port')
+    .optional(),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+export type ConfigResult = { ok: true; settings: Settings } | { ok: false; problems: string[]; environment: string | undefined };
+
+const cache = new WeakMap<object, ConfigResult>();
+
+export function loadConfig(env: Record<string, unknown>): ConfigResult {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const parsed = settingsSchema.safeParse(blankToUndefined(env));
+  const result: ConfigResult = parsed.success
+    ? { ok: true, settings: parsed.data }
+    : {
+        ok: false,
+        // Names and reasons only: an invalid value may be a secret, so it is never echoed.
+        problems: [...new Set(parsed.error.issues.map((issue) => describeIssue(issue)))],
+        environment: typeof env.APP_ENV === 'string' ? env.APP_ENV : undefined,
+      };
+  cache.set(env, result);
+  return result;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const name = String(issue.path[0]);
+  return issue.code === 'invalid_type' ? `${name} is missing` : `${name} is invalid`;
+}
+
+function blankToUndefined(env: Record<string, unknown>) {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(env)) {
+    out[key] = typeof value === 'string' && value.trim() === '' ? undefined : value;
+  }
+  return out;
+}

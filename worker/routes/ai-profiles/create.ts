@@ -1,0 +1,41 @@
+import { createRoute } from '@hono/zod-openapi';
+import { aiProfiles } from '../../db/schema.ts';
+import type { App } from '../../lib/app.ts';
+import { withTenant } from '../../lib/db.ts';
+import { problems } from '../../lib/problem.ts';
+import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { clearDefaultProfile } from './default-profile.ts';
+import { AiProfileSchema, CreateAiProfileBody, presentAiProfile } from './schema.ts';
+
+const route = createRoute({
+  method: 'post',
+  path: '/api/tenants/{tenant_id}/ai-profiles',
+  tags: ['AI profiles'],
+  summary: 'Create an AI profile',
+  security: operatorSecurity,
+  request: { params: TenantParams, body: jsonBody(CreateAiProfileBody) },
+  responses: { 201: jsonResponse(AiProfileSchema, 'The new profile'), ...problems(400, 401, 404, 413, 415, 503) },
+});
+
+export function registerCreateAiProfile(app: App) {
+  app.openapi(route, async (c) => {
+    const { tenant_id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const row = await withTenant(c.var.db(), tenant_id, async (tx) => {
+      if (body.is_default) await clearDefaultProfile(tx, tenant_id);
+      const [inserted] = await tx
+        .insert(aiProfiles)
+        .values({
+          tenantId: tenant_id,
+          name: body.name,
+          role: body.role,
+          systemPrompt: body.system_prompt,
+          isDefault: body.is_default ?? false,
+        })
+        .returning();
+      return inserted;
+    });
+    if (!row) throw new Error('insert returned no row');
+    return c.json(presentAiProfile(row), 201, { location: `/api/tenants/${tenant_id}/ai-profiles/${row.id}` });
+  });
+}

@@ -1,0 +1,12 @@
+import type { App } from '../../lib/app.ts';
+import { registerCreateAiProfile } from './create.ts';
+import { registerGetAiProfile } from './get.ts';
+import { registerListAiProfiles } from './list.ts';
+import { registerUpdateAiProfile } from './update.ts';
+
+export function registerAiProfileRoutes(app: App) {
+  registerCreateAiProfile(app);
+  registerListAiProfiles(app);
+  registerGetAiProfile(app);
+  registerUpdateAiProfile(app);
+}

@@ -1,0 +1,62 @@
+import { z } from '@hono/zod-openapi';
+import { callDirection, callStatus, type calls } from '../../db/schema.ts';
+import { pageSchema } from '../../lib/pagination.ts';
+import { toIso } from '../../lib/time.ts';
+
+const timestamp = z.iso.datetime();
+
+export const CallSchema = z
+  .object({
+    id: z.uuid(),
+    tenant_id: z.uuid(),
+    phone_number_id: z.uuid(),
+    ai_profile_id: z.uuid().nullable(),
+    direction: z.enum(callDirection.enumValues),
+    status: z.enum(callStatus.enumValues),
+    caller_number: z.string().nullable().openapi({ description: 'As the caller presented it; never used for routing.' }),
+    called_number: z.string().openapi({ description: 'E.164' }),
+    external_call_id: z.string().openapi({ description: 'The PBX’s call id (Asterisk UNIQUEID).' }),
+    started_at: timestamp,
+    answered_at: timestamp.nullable(),
+    ended_at: timestamp.nullable(),
+    duration_seconds: z.number().int().nullable(),
+    hangup_cause: z.number().int().nullable().openapi({ description: 'Q.850 cause code' }),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi('Call');
+
+export const CallPageSchema = pageSchema(CallSchema, 'CallPage');
+
+const datetimeFilter = (description: string) =>
+  z.iso.datetime({ offset: true }).optional().openapi({ description, example: '2026-11-01T00:00:00Z' });
+
+export const CallListQuery = z
+  .object({
+    status: z.enum(callStatus.enumValues).optional(),
+    direction: z.enum(callDirection.enumValues).optional(),
+    from: datetimeFilter('Calls started at or after this time (ISO-8601).'),
+    to: datetimeFilter('Calls started before this time (ISO-8601, exclusive).'),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: '`from` must be before `to`', path: ['to'] });
+
+export function presentCall(row: typeof calls.$inferSelect): z.infer<typeof CallSchema> {
+  return {
+    id: row.id,
+    tenant_id: row.tenantId,
+    phone_number_id: row.phoneNumberId,
+    ai_profile_id: row.aiProfileId,
+    direction: row.direction,
+    status: row.status,
+    caller_number: row.callerNumber,
+    called_number: row.calledNumber,
+    external_call_id: row.externalCallId,
+    started_at: toIso(row.startedAt),
+    answered_at: toIso(row.answeredAt),
+    ended_at: toIso(row.endedAt),
+    duration_seconds: row.durationSeconds,
+    hangup_cause: row.hangupCause,
+    created_at: toIso(row.createdAt),
+    updated_at: toIso(row.updatedAt),
+  };
+}

@@ -1,0 +1,46 @@
+import { createRoute } from '@hono/zod-openapi';
+import { phoneNumbers } from '../../db/schema.ts';
+import type { App } from '../../lib/app.ts';
+import { withTenant } from '../../lib/db.ts';
+import { normalizeDid } from '../../lib/phone.ts';
+import { ApiError, problems } from '../../lib/problem.ts';
+import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { CreatePhoneNumberBody, PhoneNumberSchema, presentPhoneNumber } from './schema.ts';
+
+const route = createRoute({
+  method: 'post',
+  path: '/api/tenants/{tenant_id}/phone-numbers',
+  tags: ['Phone numbers'],
+  summary: 'Attach a phone number (DID) to a tenant',
+  description: 'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409.',
+  security: operatorSecurity,
+  request: { params: TenantParams, body: jsonBody(CreatePhoneNumberBody) },
+  responses: { 201: jsonResponse(PhoneNumberSchema, 'The attached number'), ...problems(400, 401, 404, 409, 413, 415, 503) },
+});
+
+export function registerCreatePhoneNumber(app: App) {
+  app.openapi(route, async (c) => {
+    const { tenant_id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const did = normalizeDid(body.did_number, c.var.settings.DEFAULT_COUNTRY);
+    if (!did) {
+      throw new ApiError(400, 'invalid_did', 'Invalid request', 'did_number is not a valid phone number.', [
+        { path: 'did_number', message: `not a valid phone number (national numbers are read as ${c.var.settings.DEFAULT_COUNTRY})` },
+      ]);
+    }
+    const row = await withTenant(c.var.db(), tenant_id, async (tx) => {
+      // The unique index on did_number decides races; ON CONFLICT keeps the loser's answer a clean 409.
+      const [inserted] = await tx
+        .insert(phoneNumbers)
+        .values({ tenantId: tenant_id, didNumber: did, providerType: body.provider_type, isActive: body.is_active })
+        .onConflictDoNothing({ target: phoneNumbers.didNumber })
+        .returning();
+      return inserted;
+    });
+    if (!row) {
+      // Never say which tenant holds it.
+      throw new ApiError(409, 'did_already_registered', 'Conflict', `The number ${did} is already registered.`);
+    }
+    return c.json(presentPhoneNumber(row), 201, { location: `/api/tenants/${tenant_id}/phone-numbers/${row.id}` });
+  });
+}

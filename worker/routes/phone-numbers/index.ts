@@ -1,0 +1,12 @@
+import type { App } from '../../lib/app.ts';
+import { registerCreatePhoneNumber } from './create.ts';
+import { registerGetPhoneNumber } from './get.ts';
+import { registerListPhoneNumbers } from './list.ts';
+import { registerUpdatePhoneNumber } from './update.ts';
+
+export function registerPhoneNumberRoutes(app: App) {
+  registerCreatePhoneNumber(app);
+  registerListPhoneNumbers(app);
+  registerGetPhoneNumber(app);
+  registerUpdatePhoneNumber(app);
+}

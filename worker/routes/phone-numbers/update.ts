@@ -1,0 +1,35 @@
+import { createRoute } from '@hono/zod-openapi';
+import { and, eq, sql } from 'drizzle-orm';
+import { phoneNumbers } from '../../db/schema.ts';
+import type { App } from '../../lib/app.ts';
+import { withTenant } from '../../lib/db.ts';
+import { notFound, problems } from '../../lib/problem.ts';
+import { jsonBody, jsonResponse, operatorSecurity, PhoneNumberParams } from '../params.ts';
+import { PhoneNumberSchema, presentPhoneNumber, UpdatePhoneNumberBody } from './schema.ts';
+
+const route = createRoute({
+  method: 'patch',
+  path: '/api/tenants/{tenant_id}/phone-numbers/{phone_number_id}',
+  tags: ['Phone numbers'],
+  summary: 'Activate or deactivate a phone number',
+  description: 'Only `is_active` can change. An inactive number’s calls are rejected.',
+  security: operatorSecurity,
+  request: { params: PhoneNumberParams, body: jsonBody(UpdatePhoneNumberBody) },
+  responses: { 200: jsonResponse(PhoneNumberSchema, 'The updated phone number'), ...problems(400, 401, 404, 413, 415, 503) },
+});
+
+export function registerUpdatePhoneNumber(app: App) {
+  app.openapi(route, async (c) => {
+    const { tenant_id, phone_number_id } = c.req.valid('param');
+    const { is_active } = c.req.valid('json');
+    const [row] = await withTenant(c.var.db(), tenant_id, (tx) =>
+      tx
+        .update(phoneNumbers)
+        .set({ isActive: is_active, updatedAt: sql`now()` })
+        .where(and(eq(phoneNumbers.tenantId, tenant_id), eq(phoneNumbers.id, phone_number_id)))
+        .returning(),
+    );
+    if (!row) throw notFound('phone number');
+    return c.json(presentPhoneNumber(row), 200);
+  });
+}

@@ -1,0 +1,25 @@
+import { createRoute } from '@hono/zod-openapi';
+import { tenants } from '../../db/schema.ts';
+import type { App } from '../../lib/app.ts';
+import { problems } from '../../lib/problem.ts';
+import { jsonBody, jsonResponse, operatorSecurity } from '../params.ts';
+import { CreateTenantBody, presentTenant, TenantSchema } from './schema.ts';
+
+const route = createRoute({
+  method: 'post',
+  path: '/api/tenants',
+  tags: ['Tenants'],
+  summary: 'Create a tenant',
+  security: operatorSecurity,
+  request: { body: jsonBody(CreateTenantBody) },
+  responses: { 201: jsonResponse(TenantSchema, 'The new tenant'), ...problems(400, 401, 413, 415, 503) },
+});
+
+export function registerCreateTenant(app: App) {
+  app.openapi(route, async (c) => {
+    const body = c.req.valid('json');
+    const [row] = await c.var.db().insert(tenants).values({ name: body.name, plan: body.plan, status: body.status }).returning();
+    if (!row) throw new Error('insert returned no row');
+    return c.json(presentTenant(row), 201, { location: `/api/tenants/${row.id}` });
+  });
+}
