@@ -18,7 +18,11 @@ function goodBindings(): Record<string, string> {
 
 const cases: { name: string; change: (b: Record<string, string>) => void; names: string[] }[] = [
   { name: 'DATABASE_URL missing', change: (b) => delete b.DATABASE_URL, names: ['DATABASE_URL is missing'] },
-  { name: 'DATABASE_URL not a postgres URL', change: (b) => (b.DATABASE_URL = `mysql://root:${SECRET_LOOKING}@db/vca`), names: ['DATABASE_URL is invalid'] },
+  {
+    name: 'DATABASE_URL not a postgres URL',
+    change: (b) => (b.DATABASE_URL = `mysql://root:${SECRET_LOOKING}@db/vca`),
+    names: ['DATABASE_URL is invalid'],
+  },
   { name: 'ADMIN_API_TOKENS missing', change: (b) => delete b.ADMIN_API_TOKENS, names: ['ADMIN_API_TOKENS is missing'] },
   { name: 'ADMIN_API_TOKENS too short', change: (b) => (b.ADMIN_API_TOKENS = 'short'), names: ['ADMIN_API_TOKENS is invalid'] },
   { name: 'APP_ENV missing', change: (b) => delete b.APP_ENV, names: ['APP_ENV is missing'] },

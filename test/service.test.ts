@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
-import { OPERATOR_TOKENS } from './support/constants.ts';
 import { api, createTenant, expectProblem, sql } from './support/api.ts';
+import { OPERATOR_TOKENS } from './support/constants.ts';
 
 describe('service endpoints', () => {
   it('GET /healthz reports config and database ok', async () => {
@@ -14,7 +14,13 @@ describe('service endpoints', () => {
   it('GET / names the service, its version, environment and links', async () => {
     const response = await api('GET', '/', { token: null });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ name: 'VCA', version: expect.stringMatching(/^\d+\.\d+\.\d+/), environment: 'test', docs: '/docs', openapi: '/openapi.json' });
+    expect(response.body).toEqual({
+      name: 'VCA',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      environment: 'test',
+      docs: '/docs',
+      openapi: '/openapi.json',
+    });
   });
 
   it('serves an OpenAPI 3.1 document covering every admin route, with bearer security', async () => {
@@ -84,7 +90,10 @@ describe('errors are problem+json everywhere', () => {
   });
 
   it('rejects a body that is not JSON with 415', async () => {
-    const response = await api('POST', '/api/tenants', { raw: 'name=Acme', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await api('POST', '/api/tenants', {
+      raw: 'name=Acme',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expectProblem(response, 415, 'unsupported_media_type');
   });
 
