@@ -13,6 +13,7 @@ import { ApiError, type FieldError, problemResponse } from './problem.ts';
 export interface Bindings {
   DATABASE_URL?: string;
   ADMIN_API_TOKENS?: string;
+  TELEPHONY_SIGNING_SECRETS?: string;
   APP_ENV?: string;
   DEFAULT_COUNTRY?: string;
   NEON_WS_PROXY?: string;
@@ -207,7 +208,7 @@ function allowedMethods(app: App, path: string): string[] {
     .filter((route) => route.method !== 'ALL')
     .map((route) => ({
       method: route.method,
-      pattern: new RegExp(`^${route.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]\w*/g, '[^/]+')}/?$`),
+      pattern: new RegExp(`^${route.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]\w*/g, '[^/]+')}$`),
     }));
   const methods = new Set(routeTable.filter((route) => route.pattern.test(path)).map((route) => route.method));
   if (methods.has('GET')) methods.add('HEAD');

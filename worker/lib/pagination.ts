@@ -25,9 +25,27 @@ interface Cursor {
 }
 
 const cursorSchema = z.object({
-  c: z.string().regex(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?([+-]\d\d(:?\d\d)?|Z)?$/),
+  c: z
+    .string()
+    .regex(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?([+-]\d\d(:?\d\d)?|Z)?$/)
+    .refine(isRealTimestamp),
   i: z.uuid(),
 });
+
+// The regex admits 2026-02-30 or 25:61:61, which Postgres would refuse: a forged cursor is a 400.
+function isRealTimestamp(text: string): boolean {
+  const [year, month, day, hour, minute, second] = text.split(/[- T:.+Z]/).map(Number) as number[];
+  const date = new Date(Date.UTC(year as number, (month as number) - 1, day, hour, minute, second));
+  return (
+    (year as number) >= 1 &&
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === (month as number) - 1 &&
+    date.getUTCDate() === day &&
+    date.getUTCHours() === hour &&
+    date.getUTCMinutes() === minute &&
+    date.getUTCSeconds() === second
+  );
+}
 
 export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (cursor === undefined) return undefined;

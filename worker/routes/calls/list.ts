@@ -33,8 +33,9 @@ export function registerListCalls(app: App) {
             eq(calls.tenantId, tenant_id),
             status ? eq(calls.status, status) : undefined,
             direction ? eq(calls.direction, direction) : undefined,
-            from ? gte(calls.startedAt, new Date(from).toISOString()) : undefined,
-            to ? lt(calls.startedAt, new Date(to).toISOString()) : undefined,
+            // Passed to Postgres as written: it keeps microseconds, which a JS Date would drop.
+            from ? gte(calls.startedAt, from) : undefined,
+            to ? lt(calls.startedAt, to) : undefined,
             afterCursor(calls.createdAt, calls.id, after),
           ),
         )

@@ -28,17 +28,29 @@ export const CallSchema = z
 
 export const CallPageSchema = pageSchema(CallSchema, 'CallPage');
 
+// Postgres cannot store year 0; an ISO string outside what we accept is a 400, not a 500.
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59Z');
+
 const datetimeFilter = (description: string) =>
-  z.iso.datetime({ offset: true }).optional().openapi({ description, example: '2026-11-01T00:00:00Z' });
+  z.iso
+    .datetime({ offset: true })
+    .refine((value) => Date.parse(value) >= EARLIEST && Date.parse(value) <= LATEST, 'must be between the years 0001 and 9999')
+    .optional()
+    .openapi({ description, example: '2026-11-01T00:00:00Z' });
+
+export const fromFilter = datetimeFilter('Calls started at or after this time (ISO-8601).');
+export const toFilter = datetimeFilter('Calls started before this time (ISO-8601, exclusive).');
+const fromBeforeTo = (q: { from?: string; to?: string }) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to);
 
 export const CallListQuery = z
   .object({
     status: z.enum(callStatus.enumValues).optional(),
     direction: z.enum(callDirection.enumValues).optional(),
-    from: datetimeFilter('Calls started at or after this time (ISO-8601).'),
-    to: datetimeFilter('Calls started before this time (ISO-8601, exclusive).'),
+    from: fromFilter,
+    to: toFilter,
   })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: '`from` must be before `to`', path: ['to'] });
+  .refine(fromBeforeTo, { message: '`from` must be before `to`', path: ['to'] });
 
 export function presentCall(row: typeof calls.$inferSelect): z.infer<typeof CallSchema> {
   return {
