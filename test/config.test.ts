@@ -1,7 +1,7 @@
 // Fail-fast configuration: the Worker starts with bad settings, but says so instead of serving.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { api, expectProblem } from './support/api.ts';
-import { OPERATOR_TOKENS } from './support/constants.ts';
+import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
 import { type RunningWorker, startWorker } from './support/worker.ts';
 
 const SECRET_LOOKING = 'sup3r-s3cret-value';
@@ -10,6 +10,7 @@ function goodBindings(): Record<string, string> {
   return {
     DATABASE_URL: inject('databaseUrl'),
     ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
+    TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
     APP_ENV: 'test',
     DEFAULT_COUNTRY: 'IN',
     NEON_WS_PROXY: inject('wsProxy'),
@@ -25,6 +26,16 @@ const cases: { name: string; change: (b: Record<string, string>) => void; names:
   },
   { name: 'ADMIN_API_TOKENS missing', change: (b) => delete b.ADMIN_API_TOKENS, names: ['ADMIN_API_TOKENS is missing'] },
   { name: 'ADMIN_API_TOKENS too short', change: (b) => (b.ADMIN_API_TOKENS = 'short'), names: ['ADMIN_API_TOKENS is invalid'] },
+  {
+    name: 'TELEPHONY_SIGNING_SECRETS missing',
+    change: (b) => delete b.TELEPHONY_SIGNING_SECRETS,
+    names: ['TELEPHONY_SIGNING_SECRETS is missing'],
+  },
+  {
+    name: 'TELEPHONY_SIGNING_SECRETS not whsec_',
+    change: (b) => (b.TELEPHONY_SIGNING_SECRETS = SECRET_LOOKING),
+    names: ['TELEPHONY_SIGNING_SECRETS is invalid'],
+  },
   { name: 'APP_ENV missing', change: (b) => delete b.APP_ENV, names: ['APP_ENV is missing'] },
   { name: 'APP_ENV unknown', change: (b) => (b.APP_ENV = SECRET_LOOKING), names: ['APP_ENV is invalid'] },
   {

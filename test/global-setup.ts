@@ -9,7 +9,7 @@ import type { TestProject } from 'vitest/node';
 import { startLocalPostgres } from '../tools/local-postgres.ts';
 import { migrateDatabase } from '../tools/migrate.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
-import { OPERATOR_TOKENS } from './support/constants.ts';
+import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
 import { bundleWorker, startWorker } from './support/worker.ts';
 
 declare module 'vitest' {
@@ -46,6 +46,7 @@ export default async function setup(project: TestProject) {
     {
       DATABASE_URL: databaseUrl,
       ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
+      TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
       APP_ENV: 'test',
       DEFAULT_COUNTRY: 'IN',
       NEON_WS_PROXY: proxy.address,

@@ -8,6 +8,7 @@ import { registerCallRoutes } from './routes/calls/index.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerPhoneNumberRoutes } from './routes/phone-numbers/index.ts';
 import { registerRoot } from './routes/root.ts';
+import { registerTelephonyRoutes } from './routes/telephony/index.ts';
 import { registerTenantRoutes } from './routes/tenants/index.ts';
 
 const app = createApp();
@@ -23,5 +24,7 @@ registerTenantRoutes(app);
 registerPhoneNumberRoutes(app);
 registerAiProfileRoutes(app);
 registerCallRoutes(app);
+
+registerTelephonyRoutes(app);
 
 export default app;

@@ -3,6 +3,7 @@
 // invalid required setting does not crash the Worker: /healthz names it and /api answers 503.
 import { getCountries } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { decodeSecret } from '../telephony/signing.ts';
 
 const COUNTRIES = new Set<string>(getCountries());
 
@@ -28,9 +29,25 @@ const tokenList = z
   )
   .pipe(z.array(z.string().min(12, 'each token needs at least 12 characters')).min(1, 'needs at least one token'));
 
+const signingSecrets = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((secret) => secret.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().refine((secret) => decodeSecret(secret) !== null, 'each secret must be whsec_ + base64 of 24–64 bytes'))
+      .min(1, 'needs at least one secret'),
+  );
+
 const settingsSchema = z.object({
   DATABASE_URL: postgresUrl,
   ADMIN_API_TOKENS: tokenList,
+  // Standard Webhooks secrets the bridge signs with; several while rotating.
+  TELEPHONY_SIGNING_SECRETS: signingSecrets,
   APP_ENV: z.enum(['development', 'test', 'staging', 'production']),
   DEFAULT_COUNTRY: z
     .string()

@@ -1,8 +1,11 @@
 import type { App } from '../../lib/app.ts';
 import { registerGetCall } from './get.ts';
 import { registerListCalls } from './list.ts';
+import { registerCallStats } from './stats.ts';
 
 export function registerCallRoutes(app: App) {
   registerListCalls(app);
+  // Before /calls/{call_id}, which would otherwise claim the path.
+  registerCallStats(app);
   registerGetCall(app);
 }

@@ -1,0 +1,63 @@
+// Signed requests to /internal/telephony/*, as the bridge sends them.
+import { randomUUID } from 'node:crypto';
+import { webhookHeaders } from '../../worker/telephony/signing.ts';
+import { type ApiResponse, api } from './api.ts';
+import { SIGNING_SECRETS } from './constants.ts';
+
+export interface SignOptions {
+  secret?: string;
+  id?: string;
+  timestamp?: number;
+  /** Headers to add or override after signing (to tamper with them). */
+  headers?: Record<string, string>;
+  /** Send this text instead of the signed body (to tamper with the body). */
+  sendBody?: string;
+}
+
+export async function signedPost(
+  path: '/internal/telephony/inbound' | '/internal/telephony/call-ended',
+  payload: unknown,
+  options: SignOptions = {},
+) {
+  const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const headers = await webhookHeaders(options.secret ?? SIGNING_SECRETS[1], body, options.id, options.timestamp);
+  return api('POST', path, {
+    token: null,
+    raw: options.sendBody ?? body,
+    headers: { 'content-type': 'application/json', ...headers, ...options.headers },
+  });
+}
+
+export function inboundPayload(calledNumber: string, fields: Record<string, unknown> = {}) {
+  return {
+    caller_number: '+14155550123',
+    called_number: calledNumber,
+    call_id: `${Math.floor(Date.now() / 1000)}.${randomUUID().slice(0, 8)}`,
+    timestamp: String(Math.floor(Date.now() / 1000)),
+    ...fields,
+  };
+}
+
+export function sendInbound(calledNumber: string, fields: Record<string, unknown> = {}, options?: SignOptions): Promise<ApiResponse> {
+  return signedPost('/internal/telephony/inbound', inboundPayload(calledNumber, fields), options);
+}
+
+export function sendCallEnded(
+  callId: string,
+  calledNumber: string,
+  fields: Record<string, unknown> = {},
+  options?: SignOptions,
+): Promise<ApiResponse> {
+  return signedPost(
+    '/internal/telephony/call-ended',
+    {
+      call_id: callId,
+      called_number: calledNumber,
+      ended_at: String(Math.floor(Date.now() / 1000)),
+      duration_seconds: '42',
+      hangup_cause: '16',
+      ...fields,
+    },
+    options,
+  );
+}

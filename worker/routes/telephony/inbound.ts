@@ -1,0 +1,70 @@
+import { createRoute } from '@hono/zod-openapi';
+import type { App } from '../../lib/app.ts';
+import { maskPhoneNumber } from '../../lib/phone.ts';
+import { problems } from '../../lib/problem.ts';
+import {
+  type InboundCallAnswer as InboundAnswer,
+  InboundCallAnswer,
+  InboundCallPayload,
+  type InboundErrorCode,
+} from '../../telephony/contract.ts';
+import { TataTelephonyAdapter } from '../../telephony/tata.ts';
+import { jsonBody, jsonResponse } from '../params.ts';
+
+const route = createRoute({
+  method: 'post',
+  path: '/internal/telephony/inbound',
+  tags: ['Telephony ingest'],
+  summary: 'A call arrived: resolve its tenant and AI profile, and record it',
+  description:
+    'Called by the bridge beside Asterisk, signed with Standard Webhooks headers. The tenant comes only from the dialled DID. Idempotent on the call id: a repeat answers with the same call record. Business outcomes (unknown, inactive number, inactive tenant) are 200 with `status: "error"`.',
+  security: [{ webhookSignature: [] }],
+  request: { body: jsonBody(InboundCallPayload) },
+  responses: { 200: jsonResponse(InboundCallAnswer, 'The routing answer'), ...problems(400, 401, 413, 415, 503) },
+});
+
+const messages: Record<InboundErrorCode, string> = {
+  unknown_did: 'No tenant owns the dialled number.',
+  inactive_did: 'The dialled number is deactivated.',
+  tenant_inactive: 'The tenant that owns the dialled number is not active.',
+};
+
+export function registerInboundCall(app: App) {
+  app.openapi(route, async (c) => {
+    const payload = c.req.valid('json');
+    const adapter = new TataTelephonyAdapter(c.var.db(), c.var.settings.DEFAULT_COUNTRY);
+    const event = await adapter.onInboundCall({
+      caller_number: payload.caller_number ? payload.caller_number : null,
+      called_number: payload.called_number,
+      call_id: payload.call_id,
+      timestamp: new Date(payload.timestamp * 1000),
+    });
+
+    let answer: InboundAnswer;
+    if (event.event_type === 'INITIATED') {
+      const profile = event.details.ai_profile as { id: string; name: string; role: string } | null;
+      answer = {
+        status: 'success',
+        call_record_id: event.details.call_record_id as string,
+        tenant_id: event.metadata.tenant_id as string,
+        phone_number_id: event.metadata.phone_number_id as string,
+        ai_profile: profile,
+        message: profile ? `Call recorded; route to AI profile "${profile.name}".` : 'Call recorded; the tenant has no default AI profile.',
+      };
+    } else {
+      const code = event.details.code as InboundErrorCode;
+      answer = { status: 'error', code, message: messages[code] };
+    }
+    c.var.log.info(`[INBOUND CALL] ${answer.status === 'success' ? 'recorded' : 'rejected'}`, {
+      webhook_id: c.req.header('webhook-id'),
+      outcome: answer.status === 'success' ? 'success' : answer.code,
+      call_id: payload.call_id,
+      called_number: event.metadata.called_number,
+      caller_number: maskPhoneNumber(payload.caller_number),
+      tenant_id: event.metadata.tenant_id,
+      call_record_id: answer.status === 'success' ? answer.call_record_id : undefined,
+      ai_profile_id: answer.status === 'success' ? answer.ai_profile?.id : undefined,
+    });
+    return c.json(answer, 200);
+  });
+}

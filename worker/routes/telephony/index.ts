@@ -1,0 +1,18 @@
+import type { App } from '../../lib/app.ts';
+import { requireSettings } from '../../lib/app.ts';
+import { registerCallEnded } from './call-ended.ts';
+import { registerInboundCall } from './inbound.ts';
+import { requireSignature } from './signature.ts';
+
+export function registerTelephonyRoutes(app: App) {
+  app.use('/internal/telephony/*', requireSettings, requireSignature);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'webhookSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'webhook-signature',
+    description:
+      'Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds, ±300 s) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`) with a secret from TELEPHONY_SIGNING_SECRETS.',
+  });
+  registerInboundCall(app);
+  registerCallEnded(app);
+}

@@ -1,0 +1,65 @@
+// The telephony adapter layer of the seed design: VCA talks to telephony providers only through
+// this interface, so a provider can change without touching the API or the call records.
+
+export type CallDirection = 'inbound' | 'outbound';
+
+export type CallEventType = 'INITIATED' | 'RINGING' | 'ANSWERED' | 'ENDED' | 'FAILED';
+
+/** A call, without vendor details. tenant_id and phone_number_id are known once the DID is resolved. */
+export interface CallMetadata {
+  tenant_id: string | null;
+  phone_number_id: string | null;
+  caller_number: string | null;
+  called_number: string;
+  direction: CallDirection;
+  timestamp: Date;
+  call_id: string;
+}
+
+/** A call's state transition. `details` carries the outcome (call record, AI profile, error code). */
+export interface CallEvent {
+  event_type: CallEventType;
+  metadata: CallMetadata;
+  timestamp: Date;
+  details: Record<string, unknown>;
+}
+
+/** What the PBX knows when a call arrives: no tenant yet, only the number that was dialled. */
+export interface InboundCall {
+  caller_number: string | null;
+  called_number: string;
+  call_id: string;
+  timestamp: Date;
+}
+
+export interface NumberRegistration {
+  tenant_id: string;
+  phone_number_id: string;
+  did_number: string;
+  provider: string;
+  details: Record<string, unknown>;
+}
+
+export interface TelephonyAdapter {
+  /** Make the provider route this tenant's DID to VCA. */
+  registerNumber(tenantId: string, phoneNumberId: string, didNumber: string): Promise<NumberRegistration>;
+  /** Stop routing this tenant's DID to VCA. */
+  unregisterNumber(tenantId: string, phoneNumberId: string, didNumber: string): Promise<NumberRegistration>;
+  /** Resolve the call's tenant from the dialled number and record it: INITIATED, or FAILED with a reason. */
+  onInboundCall(call: InboundCall): Promise<CallEvent>;
+}
+
+/** The provider cannot be driven by API: numbers are provisioned by hand at the PBX and trunk. */
+export class ManualProvisioningError extends Error {
+  readonly provider: string;
+  readonly operation: 'registerNumber' | 'unregisterNumber';
+
+  constructor(provider: string, operation: 'registerNumber' | 'unregisterNumber', didNumber: string) {
+    super(
+      `${provider}: ${operation} for ${didNumber} is manual — route the DID on the SIP trunk and in asterisk/extensions.conf (context from-tata-trunk); VCA cannot do it by API`,
+    );
+    this.name = 'ManualProvisioningError';
+    this.provider = provider;
+    this.operation = operation;
+  }
+}

@@ -1,0 +1,84 @@
+// The ingest contract between the bridge and the Worker: request payloads and answers of
+// /internal/telephony/*. Runtime-neutral (zod only) — the bridge imports this file.
+import { z } from 'zod';
+
+/** Unix epoch seconds, as Asterisk's ${EPOCH} gives them (a string) or as a number. */
+const epochSeconds = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,12}(\.\d+)?$/, 'must be Unix epoch seconds'),
+  ])
+  .transform((value) => Number(value))
+  .pipe(z.number().min(0).max(4_102_444_800, 'must be Unix epoch seconds before 2100'));
+
+const nonNegativeInteger = (max: number) =>
+  z
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^\d{1,10}$/, 'must be a whole number'),
+    ])
+    .transform((value) => Number(value))
+    .pipe(z.number().int().min(0).max(max));
+
+/** The PBX's id of the call (Asterisk ${UNIQUEID}, e.g. "1706556789.123"). */
+const callId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+const calledNumber = z.string().trim().min(1).max(64);
+
+export const InboundCallPayload = z.strictObject({
+  // Caller-controlled text: stored as received, never used for routing.
+  caller_number: z.string().max(64).optional().nullable(),
+  called_number: calledNumber,
+  call_id: callId,
+  timestamp: epochSeconds,
+});
+export type InboundCallPayload = z.output<typeof InboundCallPayload>;
+
+export const CallEndedPayload = z.strictObject({
+  call_id: callId,
+  called_number: calledNumber,
+  ended_at: epochSeconds,
+  duration_seconds: nonNegativeInteger(7 * 24 * 3600),
+  /** Q.850 cause code as Asterisk's ${HANGUPCAUSE} reports it. */
+  hangup_cause: nonNegativeInteger(255),
+});
+export type CallEndedPayload = z.output<typeof CallEndedPayload>;
+
+export const inboundErrorCodes = ['unknown_did', 'inactive_did', 'tenant_inactive'] as const;
+export type InboundErrorCode = (typeof inboundErrorCodes)[number];
+
+export const InboundCallAnswer = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('success'),
+    call_record_id: z.uuid(),
+    tenant_id: z.uuid(),
+    phone_number_id: z.uuid(),
+    ai_profile: z.object({ id: z.uuid(), name: z.string(), role: z.string() }).nullable(),
+    message: z.string(),
+  }),
+  z.object({ status: z.literal('error'), code: z.enum(inboundErrorCodes), message: z.string() }),
+]);
+export type InboundCallAnswer = z.output<typeof InboundCallAnswer>;
+
+export const CallEndedAnswer = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('success'), call_record_id: z.uuid(), call_status: z.enum(['ended', 'failed']) }),
+  z.object({ status: z.literal('error'), code: z.literal('unknown_call'), message: z.string() }),
+]);
+export type CallEndedAnswer = z.output<typeof CallEndedAnswer>;
+
+/**
+ * Q.850 causes that mean the call was cleared normally: 16 (normal clearing) and 0, which
+ * Asterisk 22 reports in the hangup handler when the caller's BYE ends a Wait().
+ */
+export const NORMAL_CLEARING_CAUSES: readonly number[] = [0, 16];
