@@ -17,6 +17,11 @@ export function readDevVars(): Record<string, string> {
     console.log('created .dev.vars from .dev.vars.example (local defaults; edit it to change them)');
   }
   const parsed = parseEnv(readFileSync(file, 'utf8'));
+  const example = parseEnv(readFileSync(root('.dev.vars.example'), 'utf8'));
+  const missing = Object.keys(example).filter((key) => !(key in parsed));
+  if (missing.length > 0) {
+    console.warn(`.dev.vars lacks ${missing.join(', ')} (see .dev.vars.example); the Worker will report it as misconfigured`);
+  }
   return Object.fromEntries(Object.entries(parsed).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
 }
 
