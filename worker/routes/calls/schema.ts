@@ -41,7 +41,20 @@ const datetimeFilter = (description: string) =>
 
 export const fromFilter = datetimeFilter('Calls started at or after this time (ISO-8601).');
 export const toFilter = datetimeFilter('Calls started before this time (ISO-8601, exclusive).');
-const fromBeforeTo = (q: { from?: string; to?: string }) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to);
+const fromBeforeTo = (q: { from?: string; to?: string }) => !q.from || !q.to || isoMicros(q.from) < isoMicros(q.to);
+
+/** Microseconds since the epoch of a validated ISO-8601 string: Postgres keeps them, a JS Date stops at milliseconds. */
+export function isoMicros(value: string): number {
+  const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
+  return Date.parse(value) * 1000 + Number(fraction.padEnd(6, '0').slice(3, 6));
+}
+
+/** ISO-8601 UTC for microseconds since the epoch; the sub-millisecond digits only when there are any. */
+export function microsToIso(micros: number): string {
+  const iso = new Date(Math.floor(micros / 1000)).toISOString();
+  const extra = micros % 1000;
+  return extra ? iso.replace('Z', `${String(extra).padStart(3, '0')}Z`) : iso;
+}
 
 export const CallListQuery = z
   .object({

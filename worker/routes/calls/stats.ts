@@ -5,11 +5,11 @@ import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
 import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
-import { fromFilter, toFilter } from './schema.ts';
+import { fromFilter, isoMicros, microsToIso, toFilter } from './schema.ts';
 
 const DEFAULT_DAYS = 30;
 const MAX_DAYS = 366;
-const DAY_MS = 86_400_000;
+const DAY_MICROS = 86_400_000_000;
 
 const CallStatsSchema = z
   .object({
@@ -40,11 +40,12 @@ export function registerCallStats(app: App) {
   app.openapi(route, async (c) => {
     const { tenant_id } = c.req.valid('param');
     const query = c.req.valid('query');
-    const to = query.to ? new Date(query.to) : new Date();
-    const from = query.from ? new Date(query.from) : new Date(to.getTime() - DEFAULT_DAYS * DAY_MS);
+    // In microseconds, like Postgres: a bound given to the microsecond is applied to the microsecond.
+    const to = query.to ? isoMicros(query.to) : Date.now() * 1000;
+    const from = query.from ? isoMicros(query.from) : to - DEFAULT_DAYS * DAY_MICROS;
     if (from >= to) throw rangeError('`from` must be before `to`.');
-    if (to.getTime() - from.getTime() > MAX_DAYS * DAY_MS) throw rangeError(`The period may span at most ${MAX_DAYS} days.`);
-    const range = { from: from.toISOString(), to: to.toISOString() };
+    if (to - from > MAX_DAYS * DAY_MICROS) throw rangeError(`The period may span at most ${MAX_DAYS} days.`);
+    const range = { from: microsToIso(from), to: microsToIso(to) };
 
     const { totals, days } = await withTenant(c.var.db(), tenant_id, async (tx) => {
       const totals = await tx.execute<{ status: string; calls: number; duration: string | null; with_duration: number }>(sql`
