@@ -2,7 +2,6 @@
 // the committed migrations; the WebSocket proxy the Neon driver uses locally; and the bundled
 // Worker in workerd, reachable over HTTP. Test files get the addresses through inject().
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -10,6 +9,7 @@ import { startLocalPostgres } from '../tools/local-postgres.ts';
 import { migrateDatabase } from '../tools/migrate.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
+import { freePort } from './support/ports.ts';
 import { bundleWorker, startWorker } from './support/worker.ts';
 
 declare module 'vitest' {
@@ -65,15 +65,4 @@ export default async function setup(project: TestProject) {
     for (const stop of stops.reverse()) await stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

@@ -1,9 +1,11 @@
 // `npm run dev`: the whole local stack in one command. Embedded PostgreSQL (unless .dev.vars sets
 // DATABASE_URL), migrations, the WebSocket proxy the Neon driver needs to reach a local Postgres,
-// and `wrangler dev` on http://127.0.0.1:8787, offline. Ctrl-C stops everything it started.
+// `wrangler dev` on http://127.0.0.1:8787, offline, and the bridge on 127.0.0.1:8788 pointed at
+// it. Ctrl-C stops everything it started.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEV_PORTS, isLoopbackUrl, readDevVars, startDatabase } from './local-stack.ts';
 import { migrateDatabase } from './migrate.ts';
 import { startWsProxy, type WsProxy } from './ws-proxy.ts';
@@ -52,12 +54,22 @@ try {
   });
 
   await waitForWorker(`http://127.0.0.1:${DEV_PORTS.worker}/healthz`);
+
+  const bridge = startBridge(vars.TELEPHONY_SIGNING_SECRETS?.split(',')[0]?.trim() ?? '');
+  cleanups.push(() => stopChild(bridge));
+  bridge.on('exit', (code) => {
+    if (!stopping) {
+      console.error(`the bridge exited (${code ?? 'signal'})`);
+      void stop(code || 1);
+    }
+  });
   console.log(`
   VCA is running
     API      http://127.0.0.1:${DEV_PORTS.worker}/api   (Authorization: Bearer <a token from ADMIN_API_TOKENS in .dev.vars>)
     Docs     http://127.0.0.1:${DEV_PORTS.worker}/docs
     OpenAPI  http://127.0.0.1:${DEV_PORTS.worker}/openapi.json
     Health   http://127.0.0.1:${DEV_PORTS.worker}/healthz
+    Bridge   http://127.0.0.1:${DEV_PORTS.bridge}   (what Asterisk's dialplan calls; /healthz shows its spool)
   Ctrl-C stops everything.
 `);
 } catch (error) {
@@ -76,6 +88,20 @@ function startWrangler(vars: string[]): ChildProcess {
       // Offline and private: no telemetry, no request to Cloudflare for the `cf` object.
       WRANGLER_SEND_METRICS: 'false',
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    },
+  });
+}
+
+// The bridge as it runs beside Asterisk, pointed at the local Worker, signing with the first local secret.
+function startBridge(secret: string): ChildProcess {
+  return spawn(process.execPath, [fileURLToPath(new URL('../bridge/main.ts', import.meta.url))], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      VCA_WORKER_URL: `http://127.0.0.1:${DEV_PORTS.worker}`,
+      VCA_SIGNING_SECRET: secret,
+      BRIDGE_LISTEN: `127.0.0.1:${DEV_PORTS.bridge}`,
+      BRIDGE_SPOOL_DIR: fileURLToPath(new URL('../.local/bridge-spool', import.meta.url)),
     },
   });
 }

@@ -28,7 +28,12 @@ export interface RunningWorker {
 }
 
 /** Starts the bundle with these bindings. Worker console lines are appended to `logFile`. */
-export async function startWorker(scriptPath: string, bindings: Record<string, string>, logFile?: string): Promise<RunningWorker> {
+export async function startWorker(
+  scriptPath: string,
+  bindings: Record<string, string>,
+  logFile?: string,
+  port = 0,
+): Promise<RunningWorker> {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       name: 'vca',
@@ -39,7 +44,7 @@ export async function startWorker(scriptPath: string, bindings: Record<string, s
       compatibilityDate: COMPATIBILITY_DATE,
       bindings,
       host: '127.0.0.1',
-      port: 0,
+      port,
       handleStructuredLogs: (log) => {
         if (logFile) appendFileSync(logFile, `${log.message}\n`);
       },

@@ -14,9 +14,3 @@ export function normalizeDid(text: string, defaultCountry: string): string | nul
   });
   return parsed?.isValid() ? parsed.number : null;
 }
-
-/** For logs: every character but the last four replaced, so a caller cannot be identified. */
-export function maskPhoneNumber(text: string | null | undefined): string | null {
-  if (!text) return null;
-  return text.length <= 4 ? '*'.repeat(text.length) : `${'*'.repeat(text.length - 4)}${text.slice(-4)}`;
-}

@@ -82,3 +82,9 @@ export type CallEndedAnswer = z.output<typeof CallEndedAnswer>;
  * Asterisk 22 reports in the hangup handler when the caller's BYE ends a Wait().
  */
 export const NORMAL_CLEARING_CAUSES: readonly number[] = [0, 16];
+
+/** For logs: every character but the last four replaced, so a caller cannot be identified. */
+export function maskPhoneNumber(text: string | null | undefined): string | null {
+  if (!text) return null;
+  return text.length <= 4 ? '*'.repeat(text.length) : `${'*'.repeat(text.length - 4)}${text.slice(-4)}`;
+}

@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { App } from '../../lib/app.ts';
-import { maskPhoneNumber } from '../../lib/phone.ts';
 import { problems } from '../../lib/problem.ts';
 import {
   type InboundCallAnswer as InboundAnswer,
   InboundCallAnswer,
   InboundCallPayload,
   type InboundErrorCode,
+  maskPhoneNumber,
 } from '../../telephony/contract.ts';
 import { TataTelephonyAdapter } from '../../telephony/tata.ts';
 import { jsonBody, jsonResponse } from '../params.ts';

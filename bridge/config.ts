@@ -1,0 +1,64 @@
+// The bridge's settings, from the environment only, validated before anything starts: a missing
+// or invalid one stops the daemon with a message naming it (never its value) and exit code 78.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { decodeSecret } from '../worker/telephony/signing.ts';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+const milliseconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+const schema = z
+  .object({
+    VCA_WORKER_URL: z.url({ protocol: /^https?$/ }).transform((value) => new URL(value)),
+    VCA_SIGNING_SECRET: z.string().refine((secret) => decodeSecret(secret.trim()) !== null, 'must be whsec_ + base64 of 24–64 bytes'),
+    BRIDGE_LISTEN: z
+      .string()
+      .default('127.0.0.1:8788')
+      .transform((value, ctx) => {
+        const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+        const host = match?.[1] ?? match?.[2];
+        const port = Number(match?.[3]);
+        if (!host || !(port > 0 && port < 65536) || (host !== 'localhost' && !isIP(host))) {
+          ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:8788' });
+          return z.NEVER;
+        }
+        return { host, port };
+      }),
+    BRIDGE_ALLOW_REMOTE: z.enum(['0', '1']).default('0'),
+    BRIDGE_SPOOL_DIR: z.string().min(1).default('/var/lib/vca-bridge'),
+    /** How long a caller waits for the routing answer before the call is deferred. */
+    BRIDGE_INBOUND_DEADLINE_MS: milliseconds(2_000, 30_000),
+    /** Per attempt, for spooled deliveries. */
+    BRIDGE_DELIVERY_TIMEOUT_MS: milliseconds(10_000, 120_000),
+    BRIDGE_RETRY_BASE_MS: milliseconds(500, 60_000),
+    BRIDGE_RETRY_MAX_MS: milliseconds(60_000, 3_600_000),
+    BRIDGE_SHUTDOWN_GRACE_MS: milliseconds(5_000, 60_000),
+  })
+  .superRefine((settings, ctx) => {
+    if (settings.BRIDGE_ALLOW_REMOTE !== '1' && !LOOPBACK.has(settings.BRIDGE_LISTEN.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BRIDGE_LISTEN'],
+        message:
+          'is not a loopback address; the bridge takes unauthenticated requests from the PBX, so set BRIDGE_ALLOW_REMOTE=1 only behind a firewall',
+      });
+    }
+  });
+
+export type BridgeConfig = z.output<typeof schema>;
+
+export function loadBridgeConfig(env: NodeJS.ProcessEnv): { ok: true; config: BridgeConfig } | { ok: false; problems: string[] } {
+  const values = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return values[name] === undefined
+        ? `${name} is missing`
+        : `${name} ${issue.message.startsWith('is ') ? issue.message : `is invalid: ${issue.message}`}`;
+    }),
+  };
+}

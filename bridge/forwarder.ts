@@ -1,0 +1,91 @@
+// Signs an event with the shared Standard Webhooks module and sends it to the Worker over a
+// keep-alive connection pool. It classifies the outcome; it never retries by itself.
+import { Pool } from 'undici';
+import { webhookHeaders } from '../worker/telephony/signing.ts';
+import type { EventKind } from './spool.ts';
+
+export type ForwardResult =
+  | { outcome: 'answered'; body: Record<string, unknown> }
+  /** Worth trying again later: network trouble, timeout, 408, 429, 5xx, or our signature refused (a config problem, not the event's). */
+  | { outcome: 'retry'; reason: string; retryAfterMs?: number }
+  /** The Worker will never accept this event as it is. */
+  | { outcome: 'reject'; reason: string };
+
+const PATHS: Record<EventKind, string> = {
+  inbound: '/internal/telephony/inbound',
+  'call-ended': '/internal/telephony/call-ended',
+};
+
+export class Forwarder {
+  readonly #pool: Pool;
+  readonly #basePath: string;
+  readonly #secret: string;
+
+  constructor(workerUrl: URL, secret: string) {
+    this.#pool = new Pool(workerUrl.origin, { connections: 32, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+    this.#basePath = workerUrl.pathname.replace(/\/+$/, '');
+    this.#secret = secret;
+  }
+
+  async send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult> {
+    try {
+      const headers = await webhookHeaders(this.#secret, payload, webhookId);
+      const response = await this.#pool.request({
+        path: this.#basePath + PATHS[kind],
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: payload,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.body.text();
+      const status = response.statusCode;
+      if (status === 200) {
+        try {
+          return { outcome: 'answered', body: JSON.parse(text) };
+        } catch {
+          return { outcome: 'retry', reason: 'the Worker answered 200 with a body that is not JSON' };
+        }
+      }
+      const reason = `the Worker answered ${status}${problemCode(text)}`;
+      if (status === 408 || status === 429 || status >= 500 || status === 401) {
+        return { outcome: 'retry', reason, retryAfterMs: retryAfter(response.headers['retry-after']) };
+      }
+      return { outcome: 'reject', reason };
+    } catch (error) {
+      const name = error instanceof Error ? error.name : 'Error';
+      const reason =
+        name === 'TimeoutError' || name === 'AbortError'
+          ? `no answer within ${timeoutMs} ms`
+          : `cannot reach the Worker (${describe(error)})`;
+      return { outcome: 'retry', reason };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
+
+function problemCode(text: string): string {
+  try {
+    const code = JSON.parse(text)?.code;
+    return typeof code === 'string' ? ` ${code}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+function retryAfter(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function describe(error: unknown): string {
+  const code = (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.message.slice(0, 120) : 'unknown error';
+}

@@ -1,0 +1,195 @@
+// The HTTP face the dialplan talks to (loopback only by default). Answers are in CURL
+// "hashcompat" form, `key=value&…`, which the dialplan reads with HASH().
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { maskPhoneNumber } from '../worker/telephony/contract.ts';
+import { parseCallEnded, parseInbound } from './asterisk.ts';
+import type { BridgeConfig } from './config.ts';
+import type { Deliverer } from './delivery.ts';
+import type { Forwarder } from './forwarder.ts';
+import { log } from './log.ts';
+import type { SpoolQueue } from './spool.ts';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** Asterisk's cause for a call we could not route in time (temporary failure). */
+const DEFERRED_HANGUP_CAUSE = 41;
+
+interface Parts {
+  config: BridgeConfig;
+  spool: SpoolQueue;
+  forwarder: Forwarder;
+  deliverer: Deliverer;
+}
+
+class BadRequest extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function createBridgeServer(parts: Parts): Server {
+  const server = createServer(async (request, response) => {
+    try {
+      const route = `${request.method} ${new URL(request.url ?? '/', 'http://bridge').pathname}`;
+      if (route === 'POST /inbound') return await inbound(parts, await readFields(request), response);
+      if (route === 'POST /call-ended') return callEnded(parts, await readFields(request), response);
+      if (route === 'GET /healthz') return healthz(parts, response);
+      return answer(response, 404, { status: 'error', code: 'not_found' });
+    } catch (error) {
+      if (error instanceof BadRequest)
+        return answer(response, error.status, {
+          status: 'error',
+          code: error.status === 413 ? 'too_large' : 'bad_request',
+          detail: error.message,
+        });
+      log.error('unexpected error', { error: error instanceof Error ? error.name : 'unknown' });
+      return answer(response, 500, { status: 'error', code: 'internal_error' });
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  server.requestTimeout = 10_000;
+  return server;
+}
+
+async function inbound({ config, spool, forwarder, deliverer }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
+  const parsed = parseInbound(fields);
+  if (!parsed.success) throw new BadRequest(400, describeIssues(parsed.error.issues, fields));
+  const payload = JSON.stringify(parsed.data);
+  const webhookId = `msg_${randomUUID()}`;
+  const started = Date.now();
+  const result = await forwarder.send('inbound', payload, webhookId, config.BRIDGE_INBOUND_DEADLINE_MS);
+  const context = {
+    call_id: parsed.data.call_id,
+    caller_number: maskPhoneNumber(parsed.data.caller_number),
+    elapsed_ms: Date.now() - started,
+  };
+
+  if (result.outcome === 'answered') {
+    deliverer.workerAnswered();
+    const body = result.body;
+    if (body.status === 'success') {
+      const profile = body.ai_profile as { id?: string; role?: string } | null;
+      log.info('[INBOUND CALL] routed', { ...context, call_record_id: String(body.call_record_id), tenant_id: String(body.tenant_id) });
+      return answer(response, 200, {
+        status: 'success',
+        call_record_id: String(body.call_record_id),
+        tenant_id: String(body.tenant_id),
+        ai_profile_id: profile?.id ?? '',
+        ai_profile_role: profile?.role ?? '',
+      });
+    }
+    log.info('[INBOUND CALL] refused', { ...context, code: String(body.code) });
+    return answer(response, 200, { status: 'error', code: String(body.code ?? 'unknown') });
+  }
+  if (result.outcome === 'reject') {
+    log.error('[INBOUND CALL] the Worker refused the request', { ...context, reason: result.reason });
+    return answer(response, 200, { status: 'error', code: 'rejected' });
+  }
+
+  // The caller cannot wait longer: Asterisk rejects the call (cause 41), and the Worker hears of
+  // it later — the call and, right behind it, its end as a failed call — so no record is lost.
+  spool.enqueueAll([
+    { kind: 'inbound', callId: parsed.data.call_id, payload, webhookId },
+    {
+      kind: 'call-ended',
+      callId: parsed.data.call_id,
+      payload: JSON.stringify({
+        call_id: parsed.data.call_id,
+        called_number: parsed.data.called_number,
+        ended_at: Math.floor(Date.now() / 1000),
+        duration_seconds: 0,
+        hangup_cause: DEFERRED_HANGUP_CAUSE,
+      }),
+      webhookId: `msg_${randomUUID()}`,
+    },
+  ]);
+  deliverer.notify();
+  log.warn('[INBOUND CALL] deferred', { ...context, reason: result.reason });
+  return answer(response, 200, { status: 'deferred' });
+}
+
+function callEnded({ spool, deliverer }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
+  const parsed = parseCallEnded(fields);
+  if (!parsed.success) throw new BadRequest(400, describeIssues(parsed.error.issues, fields));
+  spool.enqueue('call-ended', parsed.data.call_id, JSON.stringify(parsed.data), `msg_${randomUUID()}`);
+  deliverer.notify();
+  log.info('[CALL ENDED] queued', {
+    call_id: parsed.data.call_id,
+    duration_seconds: parsed.data.duration_seconds,
+    hangup_cause: parsed.data.hangup_cause,
+  });
+  return answer(response, 202, { status: 'queued' });
+}
+
+function healthz({ spool, deliverer }: Parts, response: ServerResponse) {
+  const stats = spool.stats();
+  const delivery = deliverer.health();
+  const body = {
+    status: stats.depth > 0 && delivery.last_delivery_error ? 'degraded' : 'ok',
+    spool: {
+      depth: stats.depth,
+      oldest_pending_age_seconds: stats.oldest_received_at === null ? null : Math.floor((Date.now() - stats.oldest_received_at) / 1000),
+      dead_letters: stats.dead_letters,
+    },
+    ...delivery,
+  };
+  response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
+function answer(response: ServerResponse, status: number, fields: Record<string, string>) {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  response.end(new URLSearchParams(fields).toString());
+}
+
+/** The request's fields: form-urlencoded (what CURL() sends) or JSON. Repeated or nested fields are refused. */
+async function readFields(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const declared = Number(request.headers['content-length']);
+  if (declared > MAX_BODY_BYTES) {
+    request.resume();
+    throw new BadRequest(413, `bodies are limited to ${MAX_BODY_BYTES} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BadRequest(413, `bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new BadRequest(400, 'the body is not valid JSON');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new BadRequest(400, 'the body must be a JSON object');
+    return parsed as Record<string, unknown>;
+  }
+  if (type && type !== 'application/x-www-form-urlencoded')
+    throw new BadRequest(415, 'send application/x-www-form-urlencoded or application/json');
+  const fields: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    if (key in fields) throw new BadRequest(400, `field ${key} is repeated`);
+    fields[key] = value;
+  }
+  return fields;
+}
+
+function describeIssues(
+  issues: { path: PropertyKey[]; message: string; code: string; keys?: string[] }[],
+  fields: Record<string, unknown>,
+): string {
+  return issues
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field ${issue.keys.join(', ')}`;
+      const name = String(issue.path[0] ?? 'body');
+      return fields[name] === undefined && issue.path.length > 0 ? `${name} is missing` : `${name}: ${issue.message}`;
+    })
+    .join('; ');
+}

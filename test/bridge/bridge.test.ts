@@ -1,0 +1,255 @@
+// The bridge as a real process between Asterisk-shaped requests and the real Worker.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from '../support/api.ts';
+import { bridgeEnv, type RunningBridge, runBridgeToExit, startBridge, waitFor } from '../support/bridge.ts';
+import { freePort } from '../support/ports.ts';
+
+const epoch = () => String(Math.floor(Date.now() / 1000));
+const uniqueId = () => `${epoch()}.${Math.floor(Math.random() * 1e6)}`;
+
+describe('the bridge between Asterisk and the Worker', () => {
+  let bridge: RunningBridge;
+  let tenant: { id: string };
+  let number: { id: string; did_number: string };
+  let profile: { id: string };
+
+  beforeAll(async () => {
+    bridge = await startBridge(bridgeEnv(inject('workerUrl')));
+    tenant = await createTenant();
+    number = await createPhoneNumber(tenant.id);
+    profile = await createAiProfile(tenant.id, { role: 'support', is_default: true });
+  });
+  afterAll(() => bridge?.kill());
+
+  it('routes a call sent as Asterisk sends it, and records its end from the hangup handler', async () => {
+    const callId = uniqueId();
+    const hostileCaller = '"Eve" <+1&x=2>, ñ=ü';
+    const inbound = await bridge.postForm('/inbound', {
+      caller_number: hostileCaller,
+      called_number: `0${number.did_number.slice(3)}`,
+      call_id: callId,
+      timestamp: epoch(),
+    });
+    expect(inbound.status).toBe(200);
+    expect(inbound.answer.get('status')).toBe('success');
+    expect(inbound.answer.get('tenant_id')).toBe(tenant.id);
+    expect(inbound.answer.get('ai_profile_id')).toBe(profile.id);
+    expect(inbound.answer.get('ai_profile_role')).toBe('support');
+    const callRecordId = inbound.answer.get('call_record_id') as string;
+
+    const listed = await api('GET', `/api/tenants/${tenant.id}/calls`);
+    const call = listed.body.data.find((c: { id: string }) => c.id === callRecordId);
+    expect(call).toMatchObject({
+      status: 'initiated',
+      caller_number: hostileCaller,
+      called_number: number.did_number,
+      external_call_id: callId,
+    });
+
+    const ended = await bridge.postForm('/call-ended', {
+      call_id: callId,
+      called_number: `0${number.did_number.slice(3)}`,
+      caller_number: hostileCaller,
+      duration: '47',
+      billsec: '40',
+      hangup_cause: '16',
+      timestamp: epoch(),
+    });
+    expect(ended.status).toBe(202);
+    expect(ended.text).toBe('status=queued');
+
+    const final = await waitFor('the call to end', async () => {
+      const response = await api('GET', `/api/tenants/${tenant.id}/calls/${callRecordId}`);
+      return response.body.status === 'ended' ? response.body : undefined;
+    });
+    expect(final).toMatchObject({ duration_seconds: 40, hangup_cause: 16 });
+    expect((await bridge.health()).spool.depth).toBe(0);
+  });
+
+  it('uses duration as the talk time when billsec is absent', async () => {
+    const callId = uniqueId();
+    const inbound = await bridge.postForm('/inbound', {
+      caller_number: '',
+      called_number: number.did_number,
+      call_id: callId,
+      timestamp: epoch(),
+    });
+    const id = inbound.answer.get('call_record_id') as string;
+    await bridge.postForm('/call-ended', {
+      call_id: callId,
+      called_number: number.did_number,
+      duration: '9',
+      hangup_cause: '16',
+      timestamp: epoch(),
+    });
+    const final = await waitFor('the call to end', async () => {
+      const response = await api('GET', `/api/tenants/${tenant.id}/calls/${id}`);
+      return response.body.status === 'ended' ? response.body : undefined;
+    });
+    expect(final.duration_seconds).toBe(9);
+    expect(final.caller_number).toBeNull();
+  });
+
+  it('passes refusals on in hashcompat form', async () => {
+    const unknown = await bridge.postForm('/inbound', {
+      caller_number: '+14155550100',
+      called_number: randomDid(),
+      call_id: uniqueId(),
+      timestamp: epoch(),
+    });
+    expect(unknown.status).toBe(200);
+    expect(unknown.text).toBe('status=error&code=unknown_did');
+  });
+
+  it('accepts JSON as well as form fields', async () => {
+    const response = await fetch(`${bridge.url}/inbound`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        caller_number: '+14155550100',
+        called_number: number.did_number,
+        call_id: uniqueId(),
+        timestamp: Number(epoch()),
+      }),
+    });
+    expect(new URLSearchParams(await response.text()).get('status')).toBe('success');
+  });
+
+  describe('bad input is refused with nothing forwarded or spooled', () => {
+    const cases: [string, string, Record<string, string> | string, string | undefined, number][] = [
+      ['inbound without called_number', '/inbound', { caller_number: '1', call_id: 'x.1', timestamp: '1790000000' }, undefined, 400],
+      [
+        'inbound with an unknown field',
+        '/inbound',
+        { called_number: '+919812345678', call_id: 'x.2', timestamp: '1790000000', channel: 'x' },
+        undefined,
+        400,
+      ],
+      [
+        'inbound with a timestamp that is not epoch',
+        '/inbound',
+        { called_number: '+919812345678', call_id: 'x.3', timestamp: 'now' },
+        undefined,
+        400,
+      ],
+      [
+        'call-ended without hangup_cause',
+        '/call-ended',
+        { call_id: 'x.4', called_number: '+919812345678', billsec: '1', timestamp: '1790000000' },
+        undefined,
+        400,
+      ],
+      [
+        'call-ended with a text hangup cause',
+        '/call-ended',
+        { call_id: 'x.5', called_number: '+919812345678', billsec: '1', hangup_cause: 'NORMAL', timestamp: '1790000000' },
+        undefined,
+        400,
+      ],
+      ['garbage', '/call-ended', '\u0000\u0001%%%&&==', undefined, 400],
+      ['malformed JSON', '/call-ended', '{"call_id":', 'application/json', 400],
+      ['a JSON array', '/inbound', '[1,2]', 'application/json', 400],
+      ['repeated fields', '/inbound', 'called_number=1&called_number=2&call_id=x.6&timestamp=1', undefined, 400],
+      ['another content type', '/call-ended', 'call_id=x.7', 'text/plain', 415],
+      ['a body over 16 KiB', '/call-ended', `call_id=x.8&called_number=${'9'.repeat(17 * 1024)}`, undefined, 413],
+    ];
+
+    it.each(cases)('%s', async (_name, path, body, contentType, status) => {
+      const before = await bridge.health();
+      const text = typeof body === 'string' ? body : new URLSearchParams(body).toString();
+      const response = await fetch(`${bridge.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': contentType ?? 'application/x-www-form-urlencoded' },
+        body: text,
+      });
+      expect(response.status).toBe(status);
+      expect(new URLSearchParams(await response.text()).get('status')).toBe('error');
+      const after = await bridge.health();
+      expect(after.spool.depth).toBe(before.spool.depth);
+      const { rowCount } = await sql("select 1 from calls where external_call_id like 'x.%'");
+      expect(rowCount).toBe(0);
+    });
+  });
+
+  it('answers unknown paths with 404', async () => {
+    const response = await fetch(`${bridge.url}/nope`);
+    expect(response.status).toBe(404);
+  });
+});
+
+describe('when the Worker cannot answer in time', () => {
+  let bridge: RunningBridge;
+  beforeAll(async () => {
+    // Nothing listens there: every attempt fails at once.
+    bridge = await startBridge(bridgeEnv(`http://127.0.0.1:${await freePort()}`, { BRIDGE_INBOUND_DEADLINE_MS: '500' }));
+  });
+  afterAll(() => bridge?.kill());
+
+  it('answers deferred, and spools the call and its failed end for later', async () => {
+    const started = Date.now();
+    const inbound = await bridge.postForm('/inbound', {
+      caller_number: '+14155550100',
+      called_number: '+919812345678',
+      call_id: uniqueId(),
+      timestamp: epoch(),
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(inbound.status).toBe(200);
+    expect(inbound.text).toBe('status=deferred');
+    const health = await waitFor('a delivery error', async () => {
+      const h = await bridge.health();
+      return h.last_delivery_error ? h : undefined;
+    });
+    expect(health.status).toBe('degraded');
+    expect(health.spool.depth).toBe(2);
+    expect(health.last_delivery_error).toMatch(/cannot reach the Worker/);
+    expect(health.worker_last_ok_at).toBeNull();
+  });
+});
+
+describe('bridge configuration', () => {
+  it.each([
+    ['no signing secret', { VCA_SIGNING_SECRET: '' }, /VCA_SIGNING_SECRET is missing/],
+    ['a signing secret that is not whsec_', { VCA_SIGNING_SECRET: 'hunter2-very-secret' }, /VCA_SIGNING_SECRET is invalid/],
+    ['no Worker URL', { VCA_WORKER_URL: '' }, /VCA_WORKER_URL is missing/],
+    ['a Worker URL that is not http(s)', { VCA_WORKER_URL: 'ftp://example.com' }, /VCA_WORKER_URL is invalid/],
+    ['a non-loopback listen address', { BRIDGE_LISTEN: '0.0.0.0:8788' }, /BRIDGE_LISTEN is not a loopback address/],
+    ['a deadline that is not a number', { BRIDGE_INBOUND_DEADLINE_MS: 'soon' }, /BRIDGE_INBOUND_DEADLINE_MS is invalid/],
+  ])('refuses to start with %s, naming the setting and exiting 78', async (_name, change, message) => {
+    const { code, output } = await runBridgeToExit({ ...bridgeEnv('http://127.0.0.1:9'), ...change });
+    expect(code).toBe(78);
+    expect(output).toMatch(message);
+    expect(output).not.toContain('hunter2-very-secret');
+  });
+
+  it('listens on a non-loopback address only when BRIDGE_ALLOW_REMOTE=1', async () => {
+    const port = await freePort();
+    const bridge = await startBridge({ ...bridgeEnv('http://127.0.0.1:9'), BRIDGE_LISTEN: `0.0.0.0:${port}`, BRIDGE_ALLOW_REMOTE: '1' });
+    try {
+      expect((await bridge.health()).status).toBe('ok');
+    } finally {
+      await bridge.kill();
+    }
+  });
+
+  it('stops cleanly on SIGTERM, keeping pending events in the spool', async () => {
+    const env = bridgeEnv(`http://127.0.0.1:${await freePort()}`);
+    const bridge = await startBridge(env);
+    await bridge.postForm('/call-ended', {
+      call_id: `keep.${randomUUID()}`,
+      called_number: '+919812345678',
+      billsec: '3',
+      hangup_cause: '16',
+      timestamp: epoch(),
+    });
+    expect(await bridge.kill('SIGTERM')).toBe(0);
+    expect(bridge.output()).toContain('"msg":"stopped"');
+    const again = await startBridge(env);
+    try {
+      expect((await again.health()).spool.depth).toBe(1);
+    } finally {
+      await again.kill();
+    }
+  });
+});
