@@ -3,23 +3,27 @@
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const outfile = fileURLToPath(new URL('../dist/vca-bridge.mjs', import.meta.url));
+export async function buildBridge(outfile: string): Promise<number> {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('../bridge/main.ts', import.meta.url))],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22.13',
+    // undici is CommonJS; inside an ES module bundle its require() calls need a real require.
+    banner: {
+      js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
+    },
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  return Object.values(result.metafile.outputs)[0]?.bytes ?? 0;
+}
 
-const result = await build({
-  entryPoints: [fileURLToPath(new URL('../bridge/main.ts', import.meta.url))],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22.13',
-  // undici is CommonJS; inside an ES module bundle its require() calls need a real require.
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
-  },
-  legalComments: 'none',
-  metafile: true,
-  logLevel: 'warning',
-});
-
-const bytes = Object.values(result.metafile.outputs)[0]?.bytes ?? 0;
-console.log(`bridge bundle: ${outfile} (${(bytes / 1024).toFixed(1)} KiB)`);
+if (import.meta.main) {
+  const outfile = fileURLToPath(new URL('../dist/vca-bridge.mjs', import.meta.url));
+  const bytes = await buildBridge(outfile);
+  console.log(`bridge bundle: ${outfile} (${(bytes / 1024).toFixed(1)} KiB); run it with: node ${outfile}`);
+}

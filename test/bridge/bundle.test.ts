@@ -1,0 +1,48 @@
+// What ships to the PBX host: one file, run with plain node, no node_modules next to it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { buildBridge } from '../../tools/build-bridge.ts';
+import { createPhoneNumber, createTenant } from '../support/api.ts';
+import { bridgeEnv, uriEncode, waitFor } from '../support/bridge.ts';
+import { freePort } from '../support/ports.ts';
+
+describe('the bundled bridge', () => {
+  it('runs from a folder with nothing else in it and routes a call', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vca-bundle-'));
+    const bundle = join(dir, 'vca-bridge.mjs');
+    await buildBridge(bundle);
+
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id);
+    const port = await freePort();
+    const child = spawn(process.execPath, [bundle], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', ...bridgeEnv(inject('workerUrl')), BRIDGE_LISTEN: `127.0.0.1:${port}` },
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor(
+        'the bundled bridge',
+        () =>
+          fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        15_000,
+      );
+      const response = await fetch(`http://127.0.0.1:${port}/inbound`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `caller_number=${uriEncode('+14155550100')}&called_number=${uriEncode(number.did_number)}&call_id=bundle.${Date.now()}&timestamp=1790000000`,
+      });
+      const answer = new URLSearchParams(await response.text());
+      expect(answer.get('status')).toBe('success');
+      expect(answer.get('tenant_id')).toBe(tenant.id);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
