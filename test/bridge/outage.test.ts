@@ -50,16 +50,14 @@ describe('a Worker outage with a bridge crash in the middle', () => {
     const callIds = Array.from({ length: CALLS }, (_, i) => `outage.${Date.now()}.${i}`);
     for (let i = 0; i < CALLS; i += 50) {
       const answers = await Promise.all(
-        callIds
-          .slice(i, i + 50)
-          .map((callId) =>
-            first.postForm('/inbound', {
-              caller_number: '+14155550100',
-              called_number: number.did_number,
-              call_id: callId,
-              timestamp: '1790000000',
-            }),
-          ),
+        callIds.slice(i, i + 50).map((callId) =>
+          first.postForm('/inbound', {
+            caller_number: '+14155550100',
+            called_number: number.did_number,
+            call_id: callId,
+            timestamp: '1790000000',
+          }),
+        ),
       );
       expect(answers.every((answer) => answer.answer.get('status') === 'success')).toBe(true);
     }
