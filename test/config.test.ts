@@ -8,7 +8,7 @@ const SECRET_LOOKING = 'sup3r-s3cret-value';
 
 function goodBindings(): Record<string, string> {
   return {
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: inject('appDatabaseUrl'),
     ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
     TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
     APP_ENV: 'test',
@@ -63,7 +63,7 @@ describe.each(cases)('with $name', ({ change, names }) => {
     expect(response.body.status).toBe('error');
     for (const name of names) expect(response.body.checks.config).toContain(name);
     expect(response.text).not.toContain(SECRET_LOOKING);
-    expect(response.text).not.toContain(inject('databaseUrl'));
+    expect(response.text).not.toContain(inject('appDatabaseUrl'));
   });
 
   it('every /api route answers 503 service_misconfigured', async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startLocalPostgres } from '../tools/local-postgres.ts';
-import { migrateDatabase } from '../tools/migrate.ts';
+import { enableLocalAppRole, migrateDatabase } from '../tools/migrate.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
 import { freePort } from './support/ports.ts';
@@ -15,7 +15,10 @@ import { bundleWorker, startWorker } from './support/worker.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     workerUrl: string;
+    /** The owner (superuser locally): for tests that check rows behind the API's back. */
     databaseUrl: string;
+    /** The application role the Worker uses, under row-level security. */
+    appDatabaseUrl: string;
     wsProxy: string;
     workerScript: string;
     workerLog: string;
@@ -33,6 +36,8 @@ export default async function setup(project: TestProject) {
     databaseUrl = postgres.url;
   }
   await migrateDatabase(databaseUrl);
+  // The Worker logs in as the application role, under row-level security, as in production.
+  const appDatabaseUrl = await enableLocalAppRole(databaseUrl);
 
   const proxy = await startWsProxy();
   stops.push(() => proxy.close());
@@ -44,7 +49,7 @@ export default async function setup(project: TestProject) {
   const worker = await startWorker(
     workerScript,
     {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: appDatabaseUrl,
       ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
       TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
       APP_ENV: 'test',
@@ -57,6 +62,7 @@ export default async function setup(project: TestProject) {
 
   project.provide('workerUrl', worker.url);
   project.provide('databaseUrl', databaseUrl);
+  project.provide('appDatabaseUrl', appDatabaseUrl);
   project.provide('wsProxy', proxy.address);
   project.provide('workerScript', workerScript);
   project.provide('workerLog', workerLog);

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_PORTS, isLoopbackUrl, readDevVars, startDatabase } from './local-stack.ts';
-import { migrateDatabase } from './migrate.ts';
+import { enableLocalAppRole, migrateDatabase } from './migrate.ts';
 import { startWsProxy, type WsProxy } from './ws-proxy.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -32,11 +32,12 @@ try {
       : `embedded PostgreSQL on 127.0.0.1:${DEV_PORTS.postgres} (data in .local/postgres)`,
   );
 
-  await migrateDatabase(database.url);
+  await migrateDatabase(vars.DATABASE_OWNER_URL ?? database.url);
   console.log('migrations applied');
 
   const workerVars: string[] = [];
-  if (!vars.DATABASE_URL) workerVars.push(`DATABASE_URL:${database.url}`);
+  // The Worker logs in as the application role, under row-level security, as in production.
+  if (!vars.DATABASE_URL) workerVars.push(`DATABASE_URL:${await enableLocalAppRole(database.url)}`);
   let proxy: WsProxy | undefined;
   if (isLoopbackUrl(database.url)) {
     proxy = await startWsProxy(DEV_PORTS.wsProxy);

@@ -1,5 +1,6 @@
-// `npm run db:migrate`: applies the committed drizzle/ migrations. Target: DATABASE_URL from the
-// environment, else from .dev.vars, else the local embedded PostgreSQL (started for the purpose).
+// `npm run db:migrate`: applies the committed drizzle/ migrations, as the database owner. Target:
+// DATABASE_URL from the environment, else DATABASE_OWNER_URL or DATABASE_URL from .dev.vars, else
+// the local embedded PostgreSQL (started for the purpose).
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -16,9 +17,33 @@ export async function migrateDatabase(url: string): Promise<void> {
   }
 }
 
+/**
+ * Local development and tests only: lets the application role (created NOLOGIN by the migrations)
+ * log in with a fixed local password, and returns the URL the Worker should use — so local runs
+ * go through row-level security exactly as production does. Production sets its own password
+ * (README, "Deploying").
+ */
+export async function enableLocalAppRole(ownerUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`alter role ${APP_ROLE} with login password '${LOCAL_APP_PASSWORD}'`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(ownerUrl);
+  url.username = APP_ROLE;
+  url.password = LOCAL_APP_PASSWORD;
+  return url.toString();
+}
+
+const APP_ROLE = 'vca_app';
+const LOCAL_APP_PASSWORD = 'vca_app_local';
+
 if (import.meta.main) {
   const { readDevVars, startDatabase } = await import('./local-stack.ts');
-  const url = process.env.DATABASE_URL || readDevVars().DATABASE_URL;
+  const devVars = process.env.DATABASE_URL ? {} : readDevVars();
+  const url = process.env.DATABASE_URL || devVars.DATABASE_OWNER_URL || devVars.DATABASE_URL;
   const database = url ? { url, stop: async () => {} } : await startDatabase();
   try {
     await migrateDatabase(database.url);

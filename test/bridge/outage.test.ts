@@ -18,7 +18,7 @@ describe('a Worker outage with a bridge crash in the middle', () => {
     startWorker(
       inject('workerScript'),
       {
-        DATABASE_URL: inject('databaseUrl'),
+        DATABASE_URL: inject('appDatabaseUrl'),
         ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
         TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
         APP_ENV: 'test',

@@ -7,6 +7,7 @@ import {
   foreignKey,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   text,
@@ -126,5 +127,55 @@ export const calls = pgTable(
     index('calls_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
     index('calls_tenant_started_at_idx').on(t.tenantId, t.startedAt),
     check('calls_duration_not_negative', sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
+  ],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    /** The first characters of the secret, to find the row; the secret itself is only hashed. */
+    prefix: text('prefix').notNull(),
+    /** SHA-256 of the whole secret, hex. */
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamptz('expires_at'),
+    revokedAt: timestamptz('revoked_at'),
+    lastUsedAt: timestamptz('last_used_at'),
+  },
+  (t) => [
+    unique('api_keys_prefix_key').on(t.prefix),
+    unique('api_keys_tenant_id_id_key').on(t.tenantId, t.id),
+    index('api_keys_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
+    check('api_keys_name_not_blank', sql`length(btrim(${t.name})) > 0`),
+  ],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    actorType: text('actor_type', { enum: ['operator', 'api_key'] }).notNull(),
+    /** Operator: a fingerprint of the token (never the token); tenant key: the key's id. */
+    actorId: text('actor_id').notNull(),
+    action: text('action').notNull(),
+    resourceType: text('resource_type').notNull(),
+    resourceId: uuid('resource_id').notNull(),
+    /** Changed fields and their new values; secrets and prompt texts are never copied here. */
+    changes: jsonb('changes').notNull().default({}),
+    requestId: text('request_id'),
+    sourceIp: text('source_ip'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('audit_events_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
+    check('audit_events_actor_type', sql`${t.actorType} in ('operator', 'api_key')`),
   ],
 );

@@ -44,6 +44,14 @@ export async function withTenant<T>(db: Database, tenantId: string, work: (tx: T
   });
 }
 
+/** For creating a tenant: the same tenant-scoped transaction, for a tenant that does not exist yet. */
+export async function withNewTenant<T>(db: Database, tenantId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+    return work(tx);
+  });
+}
+
 /** The Postgres SQLSTATE of an error thrown by a query (drizzle wraps the driver's error). */
 export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {

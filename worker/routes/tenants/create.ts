@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { tenants } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { withNewTenant } from '../../lib/db.ts';
 import { problems } from '../../lib/problem.ts';
 import { jsonBody, jsonResponse, operatorSecurity } from '../params.ts';
 import { CreateTenantBody, presentTenant, TenantSchema } from './schema.ts';
@@ -18,7 +19,12 @@ const route = createRoute({
 export function registerCreateTenant(app: App) {
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
-    const [row] = await c.var.db().insert(tenants).values({ name: body.name, plan: body.plan, status: body.status }).returning();
+    // The new tenant's id is chosen here so the row can be written under its own tenant setting,
+    // the only way row-level security lets a tenant row in.
+    const id = crypto.randomUUID();
+    const [row] = await withNewTenant(c.var.db(), id, (tx) =>
+      tx.insert(tenants).values({ id, name: body.name, plan: body.plan, status: body.status }).returning(),
+    );
     if (!row) throw new Error('insert returned no row');
     return c.json(presentTenant(row), 201, { location: `/api/tenants/${row.id}` });
   });

@@ -1,8 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
-import { and, desc, eq } from 'drizzle-orm';
-import { tenants } from '../../db/schema.ts';
+import { sql } from 'drizzle-orm';
 import type { App } from '../../lib/app.ts';
-import { afterCursor, decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
+import type { Tenant } from '../../lib/db.ts';
+import { decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
 import { jsonResponse, operatorSecurity } from '../params.ts';
 import { presentTenant, TenantListQuery, TenantPageSchema } from './schema.ts';
@@ -18,18 +18,32 @@ const route = createRoute({
   responses: { 200: jsonResponse(TenantPageSchema, 'A page of tenants'), ...problems(400, 401, 503) },
 });
 
+type TenantRow = {
+  id: string;
+  name: string;
+  status: Tenant['status'];
+  plan: Tenant['plan'];
+  created_at: string;
+  updated_at: string;
+};
+
 export function registerListTenants(app: App) {
   app.openapi(route, async (c) => {
     const { status, limit, cursor } = c.req.valid('query');
     const after = decodeCursor(cursor);
-    // The tenant list is the one cross-tenant read of the admin API: the operator's view.
-    const rows = await c.var
-      .db()
-      .select()
-      .from(tenants)
-      .where(and(status ? eq(tenants.status, status) : undefined, afterCursor(tenants.createdAt, tenants.id, after)))
-      .orderBy(desc(tenants.createdAt), desc(tenants.id))
-      .limit(limit + 1);
+    // The one cross-tenant read of the admin API, the operator's view: a SECURITY DEFINER
+    // function (drizzle/0002), since row-level security hides every other tenant.
+    const result = await c.var.db().execute<TenantRow>(sql`
+      select * from vca_list_tenants(${status ?? null}, ${after?.createdAt ?? null}::timestamptz, ${after?.id ?? null}::uuid, ${limit + 1})
+    `);
+    const rows = result.rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      plan: row.plan,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
     return c.json(toPage(rows, limit, presentTenant), 200);
   });
 }
