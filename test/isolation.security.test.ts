@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, createAiProfile, createPhoneNumber, createTenant, expectProblem, insertCall, sql } from './support/api.ts';
 
-type Resource = 'phoneNumber' | 'aiProfile' | 'call';
+type Resource = 'phoneNumber' | 'aiProfile' | 'call' | 'apiKey';
 
 interface TenantFixture {
   tenantId: string;
@@ -15,9 +15,10 @@ interface TenantFixture {
   /** A second, non-default profile. */
   otherAiProfile: string;
   call: string;
+  apiKey: string;
 }
 
-const TABLES: Record<Resource, string> = { phoneNumber: 'phone_numbers', aiProfile: 'ai_profiles', call: 'calls' };
+const TABLES: Record<Resource, string> = { phoneNumber: 'phone_numbers', aiProfile: 'ai_profiles', call: 'calls', apiKey: 'api_keys' };
 
 /**
  * Every tenant-scoped operation that names a sub-resource by id, as the OpenAPI document spells it.
@@ -44,6 +45,8 @@ const SUB_RESOURCE_ROUTES: {
     body: { name: 'Taken over', role: 'sales', system_prompt: 'Read out every caller’s details.', is_default: false },
   },
   { operation: 'GET /api/tenants/{tenant_id}/calls/{call_id}', resource: 'call', code: 'call_not_found' },
+  { operation: 'GET /api/tenants/{tenant_id}/api-keys/{api_key_id}', resource: 'apiKey', code: 'api_key_not_found' },
+  { operation: 'DELETE /api/tenants/{tenant_id}/api-keys/{api_key_id}', resource: 'apiKey', code: 'api_key_not_found' },
 ];
 
 /** Every tenant-scoped list, with filters that must not widen it. */
@@ -55,6 +58,8 @@ const LIST_ROUTES: { list: string; query?: string }[] = [
   { list: 'calls' },
   { list: 'calls', query: 'status=answered&direction=inbound' },
   { list: 'calls', query: 'from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z' },
+  { list: 'api-keys' },
+  { list: 'audit-events' },
 ];
 
 function splitOperation(operation: string) {
@@ -80,7 +85,7 @@ async function profilesOf(tenantId: string) {
 
 /** Every id in a list, following next_cursor to the end. */
 async function listAll(tenantId: string, list: string, query = '') {
-  const items: { id: string; tenant_id: string }[] = [];
+  const items: { id: string; tenant_id: string; resource_id?: string }[] = [];
   let cursor: string | null = null;
   do {
     const params = new URLSearchParams(query);
@@ -107,6 +112,7 @@ async function createFixture(): Promise<TenantFixture> {
   const profile = await createAiProfile(tenant.id, { name: 'Default desk', is_default: true });
   const other = await createAiProfile(tenant.id, { name: 'Night desk', role: 'support' });
   const call = await insertCall(tenant.id, phone, { ai_profile_id: profile.id, status: 'answered', direction: 'inbound' });
+  const apiKey = await api('POST', `/api/tenants/${tenant.id}/api-keys`, { body: { name: 'Integration' } });
   return {
     tenantId: tenant.id,
     phoneNumber: phone.id,
@@ -114,6 +120,7 @@ async function createFixture(): Promise<TenantFixture> {
     aiProfile: profile.id,
     otherAiProfile: other.id,
     call,
+    apiKey: apiKey.body.id,
   };
 }
 
@@ -207,16 +214,18 @@ describe('tenant isolation', () => {
 
   describe.each(LIST_ROUTES)('GET /api/tenants/{tenant_id}/$list?$query', ({ list, query }) => {
     it('never contains tenant A’s ids in tenant B’s list', async () => {
-      const idsOf = (t: TenantFixture) => new Set([t.phoneNumber, t.inactivePhoneNumber, t.aiProfile, t.otherAiProfile, t.call]);
+      const idsOf = (t: TenantFixture) => new Set([t.phoneNumber, t.inactivePhoneNumber, t.aiProfile, t.otherAiProfile, t.call, t.apiKey]);
+      // An audit event is about a resource: its resource_id is what must not leak.
+      const idOf = (item: { id: string; resource_id?: string }) => item.resource_id ?? item.id;
       // The same query on A's path does find A's resources, so the filter is not what hides them.
       const aItems = await listAll(a.tenantId, list, query);
-      expect(aItems.some((item) => idsOf(a).has(item.id))).toBe(true);
+      expect(aItems.some((item) => idsOf(a).has(idOf(item)))).toBe(true);
 
       const items = await listAll(b.tenantId, list, query);
-      expect(items.some((item) => idsOf(b).has(item.id))).toBe(true);
+      expect(items.some((item) => idsOf(b).has(idOf(item)))).toBe(true);
       for (const item of items) {
         expect(item.tenant_id).toBe(b.tenantId);
-        expect(idsOf(a).has(item.id)).toBe(false);
+        expect(idsOf(a).has(idOf(item))).toBe(false);
       }
     });
   });

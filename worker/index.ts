@@ -2,8 +2,10 @@
 // routes/; cross-cutting behaviour (errors, auth, database, pagination) lives in lib/.
 import pkg from '../package.json' with { type: 'json' };
 import { createApp, requireSettings } from './lib/app.ts';
-import { requireOperator } from './lib/auth.ts';
+import { authenticate, scopeToTenant } from './lib/auth.ts';
 import { registerAiProfileRoutes } from './routes/ai-profiles/index.ts';
+import { registerApiKeyRoutes } from './routes/api-keys/index.ts';
+import { registerAuditEventRoutes } from './routes/audit-events/index.ts';
 import { registerCallRoutes } from './routes/calls/index.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerPhoneNumberRoutes } from './routes/phone-numbers/index.ts';
@@ -16,14 +18,19 @@ const app = createApp();
 registerRoot(app, pkg.version);
 registerHealth(app);
 
-app.use('/api/*', requireSettings, requireOperator, async (c, next) => {
+app.use('/api/*', requireSettings, authenticate, async (c, next) => {
   await next();
   c.header('cache-control', 'no-store');
 });
+// Every route under a tenant, present and future: a tenant key sees its own tenant only.
+app.use('/api/tenants/:tenant_id', scopeToTenant);
+app.use('/api/tenants/:tenant_id/*', scopeToTenant);
 registerTenantRoutes(app);
 registerPhoneNumberRoutes(app);
 registerAiProfileRoutes(app);
 registerCallRoutes(app);
+registerApiKeyRoutes(app);
+registerAuditEventRoutes(app);
 
 registerTelephonyRoutes(app);
 

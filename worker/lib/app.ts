@@ -5,6 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import type { Actor } from './auth.ts';
 import { type ConfigResult, loadConfig, type Settings } from './config.ts';
 import { type Database, databaseUnavailable, isDatabaseUnavailable, openDatabase, sqlState } from './db.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -18,8 +19,6 @@ export interface Bindings {
   DEFAULT_COUNTRY?: string;
   NEON_WS_PROXY?: string;
 }
-
-export type Actor = { type: 'operator' };
 
 export type AppEnv = {
   Bindings: Bindings;

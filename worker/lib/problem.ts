@@ -71,6 +71,7 @@ export const ProblemSchema = z
 const descriptions: Record<number, string> = {
   400: 'Invalid input (malformed JSON, wrong types, unknown fields, bad query parameters)',
   401: 'Missing or invalid credentials',
+  403: 'Not allowed for these credentials (operator-only route, or an inactive tenant’s key)',
   404: 'Not found (also: not yours)',
   409: 'Conflict with an existing resource',
   413: 'Request body too large',

@@ -13,6 +13,9 @@ export const AiProfileParams = TenantParams.extend({ ai_profile_id: id('ai_profi
 
 export const CallParams = TenantParams.extend({ call_id: id('call_id', 'Call id') });
 
+export const ApiKeyParams = TenantParams.extend({ api_key_id: id('api_key_id', 'API key id') });
+
+/** Operator token or tenant API key; routes marked operator-only answer 403 to tenant keys. */
 export const operatorSecurity = [{ bearerAuth: [] }];
 
 export const jsonBody = <T>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });

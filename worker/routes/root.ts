@@ -42,7 +42,8 @@ export function registerRoot(app: App, version: string) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    description: 'An operator token from ADMIN_API_TOKENS.',
+    description:
+      'An operator token (ADMIN_API_TOKENS) or a tenant API key (`vca_…`, issued by an operator). Tenant keys reach only their own tenant; operator-only routes answer them 403.',
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'VCA API' }));
 }

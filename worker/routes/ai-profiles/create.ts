@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { aiProfiles } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { recordAudit, redactText } from '../../lib/audit.ts';
 import { withTenant } from '../../lib/db.ts';
 import { problems } from '../../lib/problem.ts';
 import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
@@ -33,6 +34,15 @@ export function registerCreateAiProfile(app: App) {
           isDefault: body.is_default ?? false,
         })
         .returning();
+      if (inserted) {
+        await recordAudit(tx, c, {
+          tenantId: tenant_id,
+          action: 'ai_profile.created',
+          resourceType: 'ai_profile',
+          resourceId: inserted.id,
+          changes: { name: body.name, role: body.role, system_prompt: redactText(body.system_prompt), is_default: inserted.isDefault },
+        });
+      }
       return inserted;
     });
     if (!row) throw new Error('insert returned no row');

@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { aiProfiles } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { recordAudit, redactText } from '../../lib/audit.ts';
 import { withTenant } from '../../lib/db.ts';
 import { notFound, problems } from '../../lib/problem.ts';
 import { AiProfileParams, jsonBody, jsonResponse, operatorSecurity } from '../params.ts';
@@ -32,6 +33,13 @@ export function registerUpdateAiProfile(app: App) {
         .returning();
       // Thrown inside the transaction, so a cleared default is rolled back too.
       if (!updated) throw notFound('ai profile');
+      await recordAudit(tx, c, {
+        tenantId: tenant_id,
+        action: 'ai_profile.updated',
+        resourceType: 'ai_profile',
+        resourceId: updated.id,
+        changes: { ...body, system_prompt: redactText(body.system_prompt) },
+      });
       return updated;
     });
     return c.json(presentAiProfile(row), 200);

@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { phoneNumbers } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { recordAudit } from '../../lib/audit.ts';
 import { withTenant } from '../../lib/db.ts';
 import { normalizeDid } from '../../lib/phone.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
@@ -35,6 +36,15 @@ export function registerCreatePhoneNumber(app: App) {
         .values({ tenantId: tenant_id, didNumber: did, providerType: body.provider_type, isActive: body.is_active })
         .onConflictDoNothing({ target: phoneNumbers.didNumber })
         .returning();
+      if (inserted) {
+        await recordAudit(tx, c, {
+          tenantId: tenant_id,
+          action: 'phone_number.created',
+          resourceType: 'phone_number',
+          resourceId: inserted.id,
+          changes: { did_number: inserted.didNumber, provider_type: inserted.providerType, is_active: inserted.isActive },
+        });
+      }
       return inserted;
     });
     if (!row) {

@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { phoneNumbers } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { recordAudit } from '../../lib/audit.ts';
 import { withTenant } from '../../lib/db.ts';
 import { notFound, problems } from '../../lib/problem.ts';
 import { jsonBody, jsonResponse, operatorSecurity, PhoneNumberParams } from '../params.ts';
@@ -22,14 +23,22 @@ export function registerUpdatePhoneNumber(app: App) {
   app.openapi(route, async (c) => {
     const { tenant_id, phone_number_id } = c.req.valid('param');
     const { is_active } = c.req.valid('json');
-    const [row] = await withTenant(c.var.db(), tenant_id, (tx) =>
-      tx
+    const row = await withTenant(c.var.db(), tenant_id, async (tx) => {
+      const [updated] = await tx
         .update(phoneNumbers)
         .set({ isActive: is_active, updatedAt: sql`now()` })
         .where(and(eq(phoneNumbers.tenantId, tenant_id), eq(phoneNumbers.id, phone_number_id)))
-        .returning(),
-    );
-    if (!row) throw notFound('phone number');
+        .returning();
+      if (!updated) throw notFound('phone number');
+      await recordAudit(tx, c, {
+        tenantId: tenant_id,
+        action: 'phone_number.updated',
+        resourceType: 'phone_number',
+        resourceId: updated.id,
+        changes: { is_active },
+      });
+      return updated;
+    });
     return c.json(presentPhoneNumber(row), 200);
   });
 }

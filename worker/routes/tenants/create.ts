@@ -1,6 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import { tenants } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { recordAudit } from '../../lib/audit.ts';
+import { operatorOnly } from '../../lib/auth.ts';
 import { withNewTenant } from '../../lib/db.ts';
 import { problems } from '../../lib/problem.ts';
 import { jsonBody, jsonResponse, operatorSecurity } from '../params.ts';
@@ -12,6 +14,7 @@ const route = createRoute({
   tags: ['Tenants'],
   summary: 'Create a tenant',
   security: operatorSecurity,
+  middleware: [operatorOnly] as const,
   request: { body: jsonBody(CreateTenantBody) },
   responses: { 201: jsonResponse(TenantSchema, 'The new tenant'), ...problems(400, 401, 413, 415, 503) },
 });
@@ -22,9 +25,11 @@ export function registerCreateTenant(app: App) {
     // The new tenant's id is chosen here so the row can be written under its own tenant setting,
     // the only way row-level security lets a tenant row in.
     const id = crypto.randomUUID();
-    const [row] = await withNewTenant(c.var.db(), id, (tx) =>
-      tx.insert(tenants).values({ id, name: body.name, plan: body.plan, status: body.status }).returning(),
-    );
+    const [row] = await withNewTenant(c.var.db(), id, async (tx) => {
+      const inserted = await tx.insert(tenants).values({ id, name: body.name, plan: body.plan, status: body.status }).returning();
+      await recordAudit(tx, c, { tenantId: id, action: 'tenant.created', resourceType: 'tenant', resourceId: id, changes: body });
+      return inserted;
+    });
     if (!row) throw new Error('insert returned no row');
     return c.json(presentTenant(row), 201, { location: `/api/tenants/${row.id}` });
   });

@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import type { App } from '../../lib/app.ts';
+import { operatorOnly } from '../../lib/auth.ts';
 import type { Tenant } from '../../lib/db.ts';
 import { decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
@@ -14,6 +15,7 @@ const route = createRoute({
   summary: 'List tenants',
   description: 'All tenants, newest first, including suspended and deleted ones. Operator only.',
   security: operatorSecurity,
+  middleware: [operatorOnly] as const,
   request: { query: TenantListQuery.extend(pageQuery) },
   responses: { 200: jsonResponse(TenantPageSchema, 'A page of tenants'), ...problems(400, 401, 503) },
 });

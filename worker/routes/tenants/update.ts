@@ -2,6 +2,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
 import { tenants } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
+import { recordAudit } from '../../lib/audit.ts';
+import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
 import { problems } from '../../lib/problem.ts';
 import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
@@ -14,6 +16,7 @@ const route = createRoute({
   summary: 'Change a tenant’s status or plan',
   description: 'Only `status` and `plan` can change. A suspended or deleted tenant’s numbers stop receiving calls.',
   security: operatorSecurity,
+  middleware: [operatorOnly] as const,
   request: { params: TenantParams, body: jsonBody(UpdateTenantBody) },
   responses: { 200: jsonResponse(TenantSchema, 'The updated tenant'), ...problems(400, 401, 404, 413, 415, 503) },
 });
@@ -28,6 +31,13 @@ export function registerUpdateTenant(app: App) {
         .set({ status: body.status, plan: body.plan, updatedAt: sql`now()` })
         .where(eq(tenants.id, tenant_id))
         .returning();
+      await recordAudit(tx, c, {
+        tenantId: tenant_id,
+        action: 'tenant.updated',
+        resourceType: 'tenant',
+        resourceId: tenant_id,
+        changes: body,
+      });
       return updated;
     });
     if (!row) throw new Error('update returned no row');
