@@ -15,15 +15,24 @@ const value = z.union([z.string().max(256), z.number()]);
 const AsteriskCallEnded = z.strictObject({
   call_id: value,
   called_number: value,
-  caller_number: value.optional(),
+  // Not forwarded, so never a reason to lose the event.
+  caller_number: z.unknown().optional(),
   duration: value.optional(),
   billsec: value.optional(),
   hangup_cause: value,
   timestamp: value,
 });
 
+/** Caller ids longer than the Worker stores are cut, not refused: a real call must not fail on it. */
+const CALLER_NUMBER_MAX = 64;
+
 export function parseInbound(fields: Record<string, unknown>) {
-  return InboundCallPayload.safeParse(fields);
+  const caller = fields.caller_number;
+  const trimmed =
+    typeof caller === 'string' && caller.length > CALLER_NUMBER_MAX
+      ? { ...fields, caller_number: caller.slice(0, CALLER_NUMBER_MAX) }
+      : fields;
+  return InboundCallPayload.safeParse(trimmed);
 }
 
 /**

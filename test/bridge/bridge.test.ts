@@ -91,6 +91,34 @@ describe('the bridge between Asterisk and the Worker', () => {
     expect(final.caller_number).toBeNull();
   });
 
+  it('routes a call whose caller id is longer than 64 characters, keeping its first 64, and still takes its end', async () => {
+    const callId = uniqueId();
+    const longCaller = `Anonymous ${'x'.repeat(300)}`;
+    const inbound = await bridge.postForm('/inbound', {
+      caller_number: longCaller,
+      called_number: number.did_number,
+      call_id: callId,
+      timestamp: epoch(),
+    });
+    expect(inbound.answer.get('status')).toBe('success');
+    const id = inbound.answer.get('call_record_id') as string;
+    const ended = await bridge.postForm('/call-ended', {
+      call_id: callId,
+      called_number: number.did_number,
+      caller_number: longCaller,
+      duration: '3',
+      billsec: '2',
+      hangup_cause: '16',
+      timestamp: epoch(),
+    });
+    expect(ended.status).toBe(202);
+    const final = await waitFor('the call to end', async () => {
+      const response = await api('GET', `/api/tenants/${tenant.id}/calls/${id}`);
+      return response.body.status === 'ended' ? response.body : undefined;
+    });
+    expect(final.caller_number).toBe(longCaller.slice(0, 64));
+  });
+
   it('passes refusals on in hashcompat form', async () => {
     const unknown = await bridge.postForm('/inbound', {
       caller_number: '+14155550100',
