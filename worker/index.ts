@@ -3,6 +3,7 @@
 import pkg from '../package.json' with { type: 'json' };
 import { createApp, requireSettings } from './lib/app.ts';
 import { authenticate, scopeToTenant } from './lib/auth.ts';
+import { limitApi } from './lib/rate-limit.ts';
 import { registerAiProfileRoutes } from './routes/ai-profiles/index.ts';
 import { registerApiKeyRoutes } from './routes/api-keys/index.ts';
 import { registerAuditEventRoutes } from './routes/audit-events/index.ts';
@@ -18,7 +19,7 @@ const app = createApp();
 registerRoot(app, pkg.version);
 registerHealth(app);
 
-app.use('/api/*', requireSettings, authenticate, async (c, next) => {
+app.use('/api/*', requireSettings, authenticate, limitApi, async (c, next) => {
   await next();
   c.header('cache-control', 'no-store');
 });

@@ -12,6 +12,8 @@ export interface SignOptions {
   headers?: Record<string, string>;
   /** Send this text instead of the signed body (to tamper with the body). */
   sendBody?: string;
+  /** Another Worker than the suite's. */
+  baseUrl?: string;
 }
 
 export async function signedPost(
@@ -25,6 +27,7 @@ export async function signedPost(
     token: null,
     raw: options.sendBody ?? body,
     headers: { 'content-type': 'application/json', ...headers, ...options.headers },
+    baseUrl: options.baseUrl,
   });
 }
 

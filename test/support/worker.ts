@@ -27,12 +27,19 @@ export interface RunningWorker {
   dispose(): Promise<void>;
 }
 
+/** Rate limits per 60 s; high by default so ordinary test traffic never meets them. */
+export interface Limits {
+  api: number;
+  ingest: number;
+}
+
 /** Starts the bundle with these bindings. Worker console lines are appended to `logFile`. */
 export async function startWorker(
   scriptPath: string,
   bindings: Record<string, string>,
   logFile?: string,
   port = 0,
+  limits: Limits = { api: 100_000, ingest: 100_000 },
 ): Promise<RunningWorker> {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -43,6 +50,10 @@ export async function startWorker(
       scriptPath,
       compatibilityDate: COMPATIBILITY_DATE,
       bindings,
+      ratelimits: {
+        API_RATE_LIMITER: { namespace_id: '1001', simple: { limit: limits.api, period: 60 } },
+        INGEST_RATE_LIMITER: { namespace_id: '1002', simple: { limit: limits.ingest, period: 60 } },
+      },
       host: '127.0.0.1',
       port,
       handleStructuredLogs: (log) => {

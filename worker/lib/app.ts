@@ -18,6 +18,9 @@ export interface Bindings {
   APP_ENV?: string;
   DEFAULT_COUNTRY?: string;
   NEON_WS_PROXY?: string;
+  TELEPHONY_ALLOWED_IPS?: string;
+  API_RATE_LIMITER?: RateLimit;
+  INGEST_RATE_LIMITER?: RateLimit;
 }
 
 export type AppEnv = {

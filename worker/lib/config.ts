@@ -1,6 +1,8 @@
 // Settings come only from the Worker's environment (wrangler.toml [vars], .dev.vars locally,
 // `wrangler secret put` in production). They are parsed once per env object; a missing or
 // invalid required setting does not crash the Worker: /healthz names it and /api answers 503.
+
+import ipaddr from 'ipaddr.js';
 import { getCountries } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { decodeSecret } from '../telephony/signing.ts';
@@ -43,6 +45,27 @@ const signingSecrets = z
       .min(1, 'needs at least one secret'),
   );
 
+// "203.0.113.10, 198.51.100.0/24, 2001:db8::/32": single addresses count as /32 or /128.
+const cidrList = z.string().transform((value, ctx) => {
+  const ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
+  for (const entry of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    try {
+      if (entry.includes('/')) ranges.push(ipaddr.parseCIDR(entry));
+      else {
+        const address = ipaddr.parse(entry);
+        ranges.push([address, address.kind() === 'ipv4' ? 32 : 128]);
+      }
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of IP addresses or CIDR ranges' });
+      return z.NEVER;
+    }
+  }
+  return ranges;
+});
+
 const settingsSchema = z.object({
   DATABASE_URL: postgresUrl,
   ADMIN_API_TOKENS: tokenList,
@@ -54,6 +77,8 @@ const settingsSchema = z.object({
     .trim()
     .toUpperCase()
     .refine((code) => COUNTRIES.has(code), 'must be an ISO 3166 alpha-2 country code'),
+  // Optional: only these addresses may reach /internal/telephony (the bridge hosts).
+  TELEPHONY_ALLOWED_IPS: cidrList.optional(),
   // Local development only: host:port of the WebSocket→TCP proxy in tools/ws-proxy.ts.
   NEON_WS_PROXY: z
     .string()

@@ -1,11 +1,16 @@
 import type { App } from '../../lib/app.ts';
 import { requireSettings } from '../../lib/app.ts';
+import { limitIngest } from '../../lib/rate-limit.ts';
+import { requireAllowedAddress } from './allowlist.ts';
 import { registerCallEnded } from './call-ended.ts';
 import { registerInboundCall } from './inbound.ts';
 import { requireSignature } from './signature.ts';
 
 export function registerTelephonyRoutes(app: App) {
-  app.use('/internal/telephony/*', requireSettings, requireSignature);
+  app.use('/internal/telephony/*', requireSettings, requireAllowedAddress, limitIngest, requireSignature, async (c, next) => {
+    await next();
+    c.header('cache-control', 'no-store');
+  });
   app.openAPIRegistry.registerComponent('securitySchemes', 'webhookSignature', {
     type: 'apiKey',
     in: 'header',
