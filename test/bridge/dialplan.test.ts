@@ -347,12 +347,19 @@ interface Scenario {
   cdr?: { duration: string; billsec: string };
   /** The caller hangs up during Wait() with this cause instead of waiting it out. */
   callerHangsUpWithCause?: string;
+  /**
+   * The caller hangs up with this cause while the /inbound CURL is in flight. As in Asterisk, the
+   * CURL still completes and the Set() stores its answer; the channel is then hung up before the
+   * next priority runs, and the hangup handlers run.
+   */
+  callerHangsUpDuringLookupWithCause?: string;
 }
 
 type Event =
   | { kind: 'curlopt'; name: string; value: string }
   | { kind: 'curl'; url: string; postdata: string | undefined }
   | { kind: 'push-hangup-handler'; target: string }
+  | { kind: 'run-hangup-handler'; target: string }
   | { kind: 'answer' }
   | { kind: 'wait'; seconds: string }
   | { kind: 'hangup'; cause: string }
@@ -387,6 +394,8 @@ class Channel {
   #dialled = '';
   #index = 0;
   #hangupCause: string | undefined;
+  /** A hangup that arrived while a priority ran; it takes effect once that priority completes. */
+  #pendingHangupCause: string | undefined;
 
   constructor(plan: Dialplan, scenario: Scenario) {
     this.#plan = plan;
@@ -409,6 +418,7 @@ class Channel {
     // As ast_pbx_hangup_handler_run: each pushed handler runs like a Gosub, last pushed first.
     while (this.#hangupHandlers.length > 0) {
       const target = this.#hangupHandlers.pop() as string;
+      this.events.push({ kind: 'run-hangup-handler', target });
       const [context, exten, priority] = target.split(',');
       this.#stack.length = 0;
       this.#stack.push({ context: '(handler)', exten: '', dialled: '', index: 0 });
@@ -462,6 +472,12 @@ class Channel {
       if (!step) throw new Error(`fell off the end of ${this.#context},${this.#exten}`);
       this.#index++;
       this.#app(step.app, this.substitute(step.data));
+      // __ast_pbx_run checks for a hangup between priorities, never during one.
+      const cause = this.#pendingHangupCause;
+      if (cause !== undefined) {
+        this.#pendingHangupCause = undefined;
+        this.#hangup(cause);
+      }
     }
     throw new Error('the dialplan loops');
   }
@@ -631,7 +647,8 @@ class Channel {
         if (args !== 'num') throw new Error(`CALLERID(${args}) is not modelled`);
         return this.#scenario.callerNumber;
       case 'CDR': {
-        const cdr = this.#scenario.cdr ?? { duration: '35', billsec: '30' };
+        // A call that was never answered has no talk time: billsec is 0.
+        const cdr = this.#scenario.cdr ?? (this.answered ? { duration: '35', billsec: '30' } : { duration: '3', billsec: '0' });
         if (args !== 'duration' && args !== 'billsec') throw new Error(`CDR(${args}) is not modelled`);
         return cdr[args];
       }
@@ -657,6 +674,8 @@ class Channel {
   #curl(args: string): string | undefined {
     const [url = '', postdata] = separateArgs(args, ',', true, 2);
     this.events.push({ kind: 'curl', url, postdata });
+    const lookupHangup = this.#scenario.callerHangsUpDuringLookupWithCause;
+    if (url.endsWith('/inbound') && lookupHangup !== undefined) this.#pendingHangupCause = lookupHangup;
     const body = (
       url.endsWith('/call-ended') ? (this.#scenario.callEndedAnswer ?? 'status=queued') : this.#scenario.inboundAnswer
     ).trimEnd();
@@ -861,6 +880,8 @@ describe('extensions.conf: what is posted to the bridge', () => {
 describe('extensions.conf: call flow', () => {
   const inbound = plan.contexts.get('vca-inbound')?.get('s') ?? [];
   const indexOf = (predicate: (step: Step) => boolean) => inbound.findIndex(predicate);
+  /** The events that make up a call's course: no logs, no CURL options. */
+  const flowOf = (channel: Channel) => channel.events.filter((e) => e.kind !== 'log' && e.kind !== 'curlopt');
 
   it('(d) hashcompat and short timeouts are set before the /inbound CURL, which comes before Answer()', () => {
     const curl = indexOf((step) => step === inboundCall?.step);
@@ -894,20 +915,20 @@ describe('extensions.conf: call flow', () => {
     expect(channel.events.find((e) => e.kind === 'curl')).toMatchObject({ url: 'http://127.0.0.1:8788/inbound' });
   });
 
-  it('on success: routing variables set, handler pushed, answered, held for VCA_HOLD_SECONDS, hung up with 16', () => {
+  it('on success: handler pushed, routing variables set, answered, held for VCA_HOLD_SECONDS, hung up with 16, end posted', () => {
     const channel = call();
     const substitute = (text: string) => channel.substitute(text);
     expect(substitute('${VCA_CALL_RECORD_ID}')).toBe(CALL_RECORD_ID);
     expect(substitute('${VCA_TENANT_ID}')).toBe(TENANT_ID);
     expect(substitute('${VCA_AI_PROFILE_ID}')).toBe(PROFILE_ID);
     expect(substitute('${VCA_AI_PROFILE_ROLE}')).toBe('receptionist');
-    const flow = channel.events.filter((e) => e.kind !== 'log' && e.kind !== 'curlopt');
-    expect(flow).toEqual([
-      { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
+    expect(flowOf(channel)).toEqual([
       { kind: 'push-hangup-handler', target: 'vca-hangup,s,1' },
+      { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
       { kind: 'answer' },
       { kind: 'wait', seconds: '30' },
       { kind: 'hangup', cause: '16' },
+      { kind: 'run-hangup-handler', target: 'vca-hangup,s,1' },
       { kind: 'curl', url: 'http://127.0.0.1:8788/call-ended', postdata: expect.any(String) },
     ]);
     expect(channel.unsetReads).toEqual([]);
@@ -935,24 +956,74 @@ describe('extensions.conf: call flow', () => {
     ['no answer at all (bridge down)', '', '41'],
   ];
 
+  const silentEnd = (cause: string) => [
+    { kind: 'push-hangup-handler', target: 'vca-hangup,s,1' },
+    { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
+    { kind: 'hangup', cause },
+    { kind: 'run-hangup-handler', target: 'vca-hangup,s,1' },
+  ];
+
   for (const [what, answer, cause] of rejections) {
-    it(`(e)(f) ${what} → Hangup(${cause}), unanswered, no hangup handler`, () => {
+    it(`(e)(f) ${what} → Hangup(${cause}), unanswered; the hangup handler runs and posts nothing`, () => {
       const channel = call({ inboundAnswer: answer });
       expect(channel.hangupCause).toBe(cause);
       expect(channel.answered).toBe(false);
-      expect(channel.events.some((e) => e.kind === 'push-hangup-handler')).toBe(false);
       expect(channel.requests('/call-ended')).toHaveLength(0);
+      expect(flowOf(channel)).toEqual(silentEnd(cause));
       expect(channel.unsetReads).toEqual([]);
     });
   }
 
-  it('(f) the hangup handler is pushed in exactly one place, after the success check', () => {
+  it('(f) the hangup handler is pushed exactly once, before the /inbound CURL', () => {
     const pushes = allSteps(plan).filter((step) => step.app === 'Set' && step.data.startsWith('CHANNEL(hangup_handler_push)='));
     expect(pushes).toHaveLength(1);
     expect(pushes[0]?.data).toBe('CHANNEL(hangup_handler_push)=vca-hangup,s,1');
-    const accept = indexOf((step) => step.label === 'accept');
-    expect(inbound.indexOf(pushes[0] as Step)).toBeGreaterThan(accept);
+    const push = inbound.indexOf(pushes[0] as Step);
+    const curl = indexOf((step) => step === inboundCall?.step);
+    const lastCurlopt = inbound.findLastIndex((step) => step.data.startsWith('CURLOPT('));
+    expect(push).toBeGreaterThan(lastCurlopt);
+    expect(push).toBeLessThan(curl);
+    // At run time too, whatever the answer: one push, before the question is asked.
+    for (const inboundAnswer of [SUCCESS, ...rejections.map(([, answer]) => answer)]) {
+      const kinds = call({ inboundAnswer }).events.map((e) => e.kind);
+      expect(kinds.filter((kind) => kind === 'push-hangup-handler')).toHaveLength(1);
+      expect(kinds.indexOf('push-hangup-handler')).toBeLessThan(kinds.indexOf('curl'));
+    }
   });
+
+  /** No path of the dialplan hangs up with this cause itself, so seeing it means the caller's. */
+  const CALLER_CAUSE = '127';
+
+  it('(i) a caller who hangs up during the lookup of a routed call still gets one call-ended', () => {
+    const channel = call({ callerHangsUpDuringLookupWithCause: CALLER_CAUSE });
+    expect(channel.answered).toBe(false);
+    expect(channel.hangupCause).toBe(CALLER_CAUSE);
+    expect(flowOf(channel)).toEqual([
+      ...silentEnd(CALLER_CAUSE),
+      { kind: 'curl', url: 'http://127.0.0.1:8788/call-ended', postdata: expect.any(String) },
+    ]);
+    const ended = channel.requests('/call-ended');
+    expect(ended).toHaveLength(1);
+    const fields = Object.fromEntries(new URLSearchParams(ended[0]?.postdata));
+    expect(fields).toMatchObject({ call_id: UNIQUEID, billsec: '0', hangup_cause: CALLER_CAUSE, called_number: '+919876543210' });
+    const parsed = parseCallEnded(fields);
+    expect(parsed.success).toBe(true);
+    expect(parsed.data).toMatchObject({ duration_seconds: 0, hangup_cause: Number(CALLER_CAUSE) });
+    expect(channel.unsetReads).toEqual([]);
+    // The dialplan stopped right after the CURL: the accept branch never ran.
+    expect(channel.substitute('${VCA_STATUS}')).toBe('');
+  });
+
+  for (const [what, answer] of rejections) {
+    it(`(ii) ${what}, and the caller hangs up during the lookup → no call-ended`, () => {
+      const channel = call({ inboundAnswer: answer, callerHangsUpDuringLookupWithCause: CALLER_CAUSE });
+      expect(channel.answered).toBe(false);
+      expect(channel.hangupCause).toBe(CALLER_CAUSE);
+      expect(channel.requests('/call-ended')).toHaveLength(0);
+      expect(flowOf(channel)).toEqual(silentEnd(CALLER_CAUSE));
+      expect(channel.unsetReads).toEqual([]);
+    });
+  }
 
   it('the hangup handler reports the real cause and talk time, and returns', () => {
     const channel = call({ callerHangsUpWithCause: '0', cdr: { duration: '12', billsec: '9' } });
