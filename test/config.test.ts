@@ -1,8 +1,8 @@
 // Fail-fast configuration: the Worker starts with bad settings, but says so instead of serving.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { api, expectProblem } from './support/api.ts';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
-import { type RunningWorker, startWorker } from './support/worker.ts';
 
 const SECRET_LOOKING = 'sup3r-s3cret-value';
 

@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../tools/free-port.ts';
 import { startLocalPostgres } from '../tools/local-postgres.ts';
 import { enableLocalAppRole, migrateDatabase } from '../tools/migrate.ts';
+import { bundleWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
-import { freePort } from './support/ports.ts';
-import { bundleWorker, startWorker } from './support/worker.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

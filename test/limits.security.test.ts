@@ -1,9 +1,9 @@
 // Rate limits and the telephony allowlist, on Workers of their own (low limits, an allowlist).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { api, createPhoneNumber, createTenant, expectProblem, sql } from './support/api.ts';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
 import { inboundPayload, signedPost } from './support/telephony.ts';
-import { type RunningWorker, startWorker } from './support/worker.ts';
 
 function bindings(extra: Record<string, string> = {}) {
   return {

@@ -19,6 +19,8 @@ export interface LocalPostgresOptions {
   database: string;
   /** Delete the data directory on stop (tests); dev keeps it so data survives restarts. */
   ephemeral?: boolean;
+  /** More `-c name=value` server settings (the benchmark loads pg_stat_statements). */
+  settings?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -56,6 +58,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
       'timezone=UTC',
       '-c',
       'fsync=off',
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     onLog: keep,
     onError: keep,

@@ -10,7 +10,7 @@ export const COMPATIBILITY_DATE = '2026-11-01';
 /** Bundles worker/index.ts the way wrangler does (ESM, workerd conditions) into `outfile`. */
 export async function bundleWorker(outfile: string): Promise<void> {
   await build({
-    entryPoints: [fileURLToPath(new URL('../../worker/index.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL('../worker/index.ts', import.meta.url))],
     outfile,
     bundle: true,
     format: 'esm',

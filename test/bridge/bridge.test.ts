@@ -1,9 +1,9 @@
 // The bridge as a real process between Asterisk-shaped requests and the real Worker.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../tools/free-port.ts';
 import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from '../support/api.ts';
 import { bridgeEnv, type RunningBridge, runBridgeToExit, startBridge, waitFor } from '../support/bridge.ts';
-import { freePort } from '../support/ports.ts';
 
 const epoch = () => String(Math.floor(Date.now() / 1000));
 const uniqueId = () => `${epoch()}.${Math.floor(Math.random() * 1e6)}`;

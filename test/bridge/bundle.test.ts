@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { buildBridge } from '../../tools/build-bridge.ts';
+import { freePort } from '../../tools/free-port.ts';
 import { createPhoneNumber, createTenant } from '../support/api.ts';
 import { bridgeEnv, uriEncode, waitFor } from '../support/bridge.ts';
-import { freePort } from '../support/ports.ts';
 
 describe('the bundled bridge', () => {
   it('runs from a folder with nothing else in it and routes a call', async () => {

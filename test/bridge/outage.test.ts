@@ -1,11 +1,11 @@
 // Nothing is lost across a Worker outage and a bridge crash: events accepted while the Worker
 // is down survive kill -9, and are delivered once the Worker is back.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../tools/free-port.ts';
+import { type RunningWorker, startWorker } from '../../tools/miniflare-worker.ts';
 import { createAiProfile, createPhoneNumber, createTenant, sql } from '../support/api.ts';
 import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from '../support/constants.ts';
-import { freePort } from '../support/ports.ts';
-import { type RunningWorker, startWorker } from '../support/worker.ts';
 
 const CALLS = 500;
 

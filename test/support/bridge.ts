@@ -4,8 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../tools/free-port.ts';
 import { SIGNING_SECRETS } from './constants.ts';
-import { freePort } from './ports.ts';
 
 const MAIN = fileURLToPath(new URL('../../bridge/main.ts', import.meta.url));
 

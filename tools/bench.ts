@@ -1,0 +1,456 @@
+// `npm run bench`: the call path's headline numbers, measured on this machine. Starts its own stack
+// (embedded Postgres with pg_stat_statements, the WebSocket proxy, the Worker in workerd via
+// Miniflare, the bridge), seeds 50 tenants × 20 DIDs and 100,000 historical calls, runs the
+// scenarios with autocannon, checks every answer, prints one table and writes it as JSON to
+// .local/bench/. Flags: --duration <s> (10), --connections <n> (16), --drain <events> (5000).
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { normalizeDid } from '../worker/lib/phone.ts';
+import { webhookHeaders } from '../worker/telephony/signing.ts';
+import { freePort } from './free-port.ts';
+import { startLocalPostgres } from './local-postgres.ts';
+import { enableLocalAppRole, migrateDatabase } from './migrate.ts';
+import { bundleWorker, startWorker } from './miniflare-worker.ts';
+import { startWsProxy } from './ws-proxy.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '16' },
+    drain: { type: 'string', default: '5000' },
+  },
+});
+const DURATION = Number(flags.duration);
+const CONNECTIONS = Number(flags.connections);
+const DRAIN_EVENTS = Number(flags.drain);
+const TENANTS = 50;
+const DIDS_PER_TENANT = 20;
+const HISTORICAL_CALLS = 100_000;
+const OPERATOR_TOKEN = 'bench-operator-token';
+const SECRET = 'whsec_IuybHIqPptn9u4FX0796ATJ1I5kJFzYE1qsBSKc3xzA=';
+
+interface Row {
+  scenario: string;
+  calls_per_s: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  errors: number;
+  statements_per_call: number | null;
+  note?: string;
+}
+
+const rows: Row[] = [];
+const stops: (() => Promise<unknown>)[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'vca-bench-'));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function summarize(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)) };
+}
+
+/** autocannon over prepared requests; every body is checked with `ok`, latencies kept per response. */
+async function cannon(url: string, requests: autocannon.Request[], ok: (body: string) => boolean) {
+  let next = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  const options: autocannon.Options = {
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    requests: [
+      {
+        setupRequest: (request) => ({ ...request, ...(requests[next++ % requests.length] as autocannon.Request) }),
+        onResponse: (status, body) => {
+          if (status !== 200 || !ok(body)) errors++;
+        },
+      },
+    ],
+  };
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
+    instance.on('response', (_client: unknown, _status: number, _bytes: number, time: number) => latencies.push(time));
+  });
+  errors += result.errors + result.timeouts + result.non2xx;
+  return {
+    completed: latencies.length,
+    perSecond: latencies.length / DURATION,
+    ...summarize(latencies),
+    errors,
+    wrapped: next > requests.length,
+  };
+}
+
+async function statementCount(admin: pg.Client): Promise<number> {
+  const { rows } = await admin.query(
+    `select coalesce(sum(calls), 0)::bigint as n from pg_stat_statements where userid = 'vca_app'::regrole`,
+  );
+  return Number(rows[0].n);
+}
+
+async function main() {
+  console.log(
+    `bench: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'}), ${DURATION}s × ${CONNECTIONS} connections per scenario`,
+  );
+
+  // The stack.
+  const postgres = await startLocalPostgres({
+    dataDir: join(dir, 'pg'),
+    port: await freePort(),
+    database: 'vca_bench',
+    ephemeral: true,
+    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'top' },
+  });
+  stops.push(() => postgres.stop());
+  await migrateDatabase(postgres.url);
+  const appUrl = await enableLocalAppRole(postgres.url);
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  stops.push(() => admin.end());
+  await admin.query('create extension if not exists pg_stat_statements');
+  const proxy = await startWsProxy();
+  stops.push(() => proxy.close());
+  const script = join(dir, 'worker.mjs');
+  await bundleWorker(script);
+  const workerPort = await freePort();
+  const bindings = {
+    DATABASE_URL: appUrl,
+    ADMIN_API_TOKENS: OPERATOR_TOKEN,
+    TELEPHONY_SIGNING_SECRETS: SECRET,
+    APP_ENV: 'development',
+    DEFAULT_COUNTRY: 'IN',
+    NEON_WS_PROXY: proxy.address,
+  };
+  const limits = { api: 10_000_000, ingest: 10_000_000 };
+  let worker = await startWorker(script, bindings, undefined, workerPort, limits);
+  stops.push(() => worker.dispose());
+  const bridgePort = await freePort();
+  const bridge = spawn(process.execPath, [fileURLToPath(new URL('../bridge/main.ts', import.meta.url))], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      VCA_WORKER_URL: worker.url,
+      VCA_SIGNING_SECRET: SECRET,
+      BRIDGE_LISTEN: `127.0.0.1:${bridgePort}`,
+      BRIDGE_SPOOL_DIR: join(dir, 'spool'),
+      BRIDGE_RETRY_BASE_MS: '100',
+      BRIDGE_RETRY_MAX_MS: '1000',
+    },
+    stdio: 'ignore',
+  });
+  stops.push(async () => bridge.kill('SIGKILL'));
+  const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
+  await waitUntil(
+    () =>
+      fetch(`${bridgeUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+    'the bridge',
+  );
+
+  // The data: 50 tenants × 20 DIDs with default profiles, 100,000 historical calls.
+  const dids: string[] = [];
+  for (let n = 0; dids.length < TENANTS * DIDS_PER_TENANT; n++) {
+    const did = `+9198${String(10_000_000 + n * 7919).slice(-8)}`;
+    if (normalizeDid(did, 'IN') === did && !dids.includes(did)) dids.push(did);
+  }
+  await admin.query('begin');
+  await admin.query(`insert into tenants (name) select 'Bench tenant ' || i from generate_series(1, ${TENANTS}) i`);
+  await admin.query(
+    `insert into phone_numbers (tenant_id, did_number)
+     select t.id, d.did from (select id, row_number() over (order by name) - 1 as n from tenants) t
+     join unnest($1::text[]) with ordinality d(did, i) on (d.i - 1) / ${DIDS_PER_TENANT} = t.n`,
+    [dids],
+  );
+  await admin.query(
+    `insert into ai_profiles (tenant_id, name, role, system_prompt, is_default) select id, 'Desk', 'receptionist', 'You answer calls.', true from tenants`,
+  );
+  await admin.query(
+    `insert into calls (tenant_id, phone_number_id, ai_profile_id, status, caller_number, called_number, external_call_id, started_at, created_at, duration_seconds, hangup_cause, ended_at)
+     select p.tenant_id, p.id, a.id, 'ended', '+14155550100', p.did_number, 'hist.' || g, now() - (g || ' minutes')::interval, now() - (g || ' minutes')::interval, 60, 16, now() - (g || ' minutes')::interval + interval '1 minute'
+     from generate_series(1, ${HISTORICAL_CALLS}) g
+     join lateral (select * from phone_numbers order by did_number offset (g % ${TENANTS * DIDS_PER_TENANT}) limit 1) p on true
+     join ai_profiles a on a.tenant_id = p.tenant_id`,
+  );
+  await admin.query('commit');
+  await admin.query('analyze');
+  console.log(`bench: seeded ${TENANTS} tenants, ${dids.length} DIDs, ${HISTORICAL_CALLS} calls`);
+  const randomDid = () => dids[Math.floor(Math.random() * dids.length)] as string;
+  const epoch = () => String(Math.floor(Date.now() / 1000));
+  const poolSize = CONNECTIONS * DURATION * 1500;
+
+  // 1. Signed inbound straight to the Worker.
+  const direct: autocannon.Request[] = [];
+  for (let i = 0; i < poolSize; i++) {
+    const body = JSON.stringify({
+      caller_number: '+14155550100',
+      called_number: randomDid(),
+      call_id: `direct.${randomUUID()}`,
+      timestamp: epoch(),
+    });
+    direct.push({
+      method: 'POST',
+      path: '/internal/telephony/inbound',
+      body,
+      headers: { 'content-type': 'application/json', ...(await webhookHeaders(SECRET, body)) },
+    });
+  }
+  let before = await statementCount(admin);
+  const s1 = await cannon(worker.url, direct, (body) => body.includes('"status":"success"'));
+  const s1Statements = ((await statementCount(admin)) - before) / Math.max(1, s1.completed);
+  rows.push({
+    scenario: '1 inbound → Worker (signed)',
+    calls_per_s: round1(s1.perSecond),
+    p50_ms: s1.p50,
+    p95_ms: s1.p95,
+    p99_ms: s1.p99,
+    errors: s1.errors,
+    statements_per_call: round2(s1Statements),
+    note: s1.wrapped ? 'request pool wrapped: some calls were replays' : undefined,
+  });
+
+  // 2. The same calls as Asterisk sends them, form-encoded to the bridge.
+  const viaBridge: autocannon.Request[] = [];
+  const bridgeCalls: { callId: string; did: string }[] = [];
+  for (let i = 0; i < poolSize; i++) {
+    const call = { callId: `bridge.${randomUUID()}`, did: randomDid() };
+    bridgeCalls.push(call);
+    viaBridge.push({
+      method: 'POST',
+      path: '/inbound',
+      body: `caller_number=%2B14155550100&called_number=${encodeURIComponent(call.did)}&call_id=${call.callId}&timestamp=${epoch()}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  }
+  before = await statementCount(admin);
+  const s2 = await cannon(bridgeUrl, viaBridge, (body) => body.startsWith('status=success'));
+  const s2Statements = ((await statementCount(admin)) - before) / Math.max(1, s2.completed);
+  rows.push({
+    scenario: '2 inbound → bridge → Worker',
+    calls_per_s: round1(s2.perSecond),
+    p50_ms: s2.p50,
+    p95_ms: s2.p95,
+    p99_ms: s2.p99,
+    errors: s2.errors,
+    statements_per_call: round2(s2Statements),
+    note: `bridge adds ${round2(s2.p50 - s1.p50)} ms at p50`,
+  });
+
+  // 3. Call-ended drain: events spooled while the Worker is down, delivered when it is back.
+  const recorded = await admin.query(
+    `select external_call_id, called_number from calls where external_call_id like 'bridge.%' and status = 'initiated' limit ${DRAIN_EVENTS}`,
+  );
+  await worker.dispose();
+  for (let i = 0; i < recorded.rows.length; i += 100) {
+    await Promise.all(
+      recorded.rows.slice(i, i + 100).map((row) =>
+        fetch(`${bridgeUrl}/call-ended`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `call_id=${row.external_call_id}&called_number=${encodeURIComponent(row.called_number)}&duration=30&billsec=25&hangup_cause=16&timestamp=${epoch()}`,
+        }).then((r) => r.text()),
+      ),
+    );
+  }
+  worker = await startWorker(script, bindings, undefined, workerPort, limits);
+  const drainStarted = performance.now();
+  await waitUntil(
+    async () => ((await (await fetch(`${bridgeUrl}/healthz`)).json()) as { spool: { depth: number } }).spool.depth === 0,
+    300_000,
+    'the spool to drain',
+  );
+  const drainSeconds = (performance.now() - drainStarted) / 1000;
+  const ended = await admin.query(`select count(*)::int as n from calls where external_call_id = any($1) and status = 'ended'`, [
+    recorded.rows.map((r) => r.external_call_id),
+  ]);
+  rows.push({
+    scenario: `3 call-ended drain (${recorded.rows.length} events)`,
+    calls_per_s: round1(recorded.rows.length / drainSeconds),
+    p50_ms: null,
+    p95_ms: null,
+    p99_ms: null,
+    errors: recorded.rows.length - ended.rows[0].n,
+    statements_per_call: null,
+    note: `drained in ${round2(drainSeconds)} s after the Worker came back`,
+  });
+
+  // 4. The calls list: first page vs a page 50 cursors deep.
+  const tenant = (await admin.query(`select tenant_id from calls group by tenant_id order by count(*) desc limit 1`)).rows[0].tenant_id;
+  const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+  const firstPath = `/api/tenants/${tenant}/calls?limit=20`;
+  let deepPath = firstPath;
+  for (let i = 0; i < 50; i++) {
+    const page = (await (await fetch(`${worker.url}${deepPath}`, { headers: auth })).json()) as { next_cursor: string };
+    deepPath = `/api/tenants/${tenant}/calls?limit=20&cursor=${page.next_cursor}`;
+  }
+  for (const [name, path] of [
+    ['4a calls list, first page', firstPath],
+    ['4b calls list, 51st page', deepPath],
+  ] as const) {
+    const result = await cannon(worker.url, [{ method: 'GET', path, headers: auth }], (body) => body.includes('"data":[{'));
+    rows.push({
+      scenario: name,
+      calls_per_s: round1(result.perSecond),
+      p50_ms: result.p50,
+      p95_ms: result.p95,
+      p99_ms: result.p99,
+      errors: result.errors,
+      statements_per_call: null,
+    });
+  }
+
+  // 5. The reference floor: a new pg connection per call, the same statement.
+  before = await statementCount(admin);
+  const floorOut = execFileSync(
+    process.execPath,
+    [fileURLToPath(new URL('./bench-floor.ts', import.meta.url)), appUrl, dids.join(','), String(DURATION), String(CONNECTIONS)],
+    {
+      maxBuffer: 512 * 1024 * 1024,
+    },
+  ).toString();
+  const floor = JSON.parse(floorOut) as { latencies: number[]; errors: number; elapsed: number };
+  const floorStats = summarize(floor.latencies);
+  const floorStatements = ((await statementCount(admin)) - before) / Math.max(1, floor.latencies.length);
+  rows.push({
+    scenario: '5 floor: new pg connection + statement',
+    calls_per_s: round1(floor.latencies.length / floor.elapsed),
+    p50_ms: floorStats.p50,
+    p95_ms: floorStats.p95,
+    p99_ms: floorStats.p99,
+    errors: floor.errors,
+    statements_per_call: round2(floorStatements),
+  });
+
+  const postgresVersion = (await admin.query('show server_version')).rows[0].server_version as string;
+  report({
+    postgresVersion,
+    s1,
+    s2,
+    floorRate: floor.latencies.length / floor.elapsed,
+    floorP99: floorStats.p99,
+    drainSeconds,
+    drainEvents: recorded.rows.length,
+  });
+}
+
+function report(k: {
+  postgresVersion: string;
+  s1: { p99: number };
+  s2: { perSecond: number; p50: number; p99: number };
+  floorRate: number;
+  floorP99: number;
+  drainSeconds: number;
+  drainEvents: number;
+}) {
+  const versions = {
+    node: process.versions.node,
+    postgres: k.postgresVersion,
+    wrangler: packageVersion('wrangler'),
+    miniflare: packageVersion('miniflare'),
+    autocannon: packageVersion('autocannon'),
+  };
+  const header = ['scenario', 'calls/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'stmts/call', 'note'];
+  const table = rows.map((r) =>
+    [r.scenario, r.calls_per_s, r.p50_ms, r.p95_ms, r.p99_ms, r.errors, r.statements_per_call, r.note ?? ''].map((v) =>
+      v === null ? '–' : String(v),
+    ),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
+  console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${table.map(line).join('\n')}`);
+  const s2 = rows[1] as Row;
+  const targets = {
+    'bridge+Worker ≥ 70% of the floor’s calls/s': k.s2.perSecond >= 0.7 * k.floorRate,
+    'bridge+Worker p99 ≤ 1.5× the floor’s p99': k.s2.p99 <= 1.5 * k.floorP99,
+    'bridge+Worker ≥ 300 calls/s': k.s2.perSecond >= 300,
+    'bridge+Worker p99 ≤ 60 ms': k.s2.p99 <= 60,
+    'zero errors on the inbound path': (rows[0] as Row).errors === 0 && s2.errors === 0,
+    'one statement per inbound call': (rows[0] as Row).statements_per_call === 1 && s2.statements_per_call === 1,
+    'bridge adds ≤ 1 ms at p50': k.s2.p50 - ((rows[0] as Row).p50_ms ?? 0) <= 1,
+    'deep page p99 ≤ 1.5× first page p99': ((rows[4] as Row).p99_ms ?? Infinity) <= 1.5 * ((rows[3] as Row).p99_ms ?? 0),
+    [`${k.drainEvents} call-ended events drained within 30 s`]: k.drainSeconds <= 30,
+  };
+  console.log(
+    `\n${availableParallelism()} cores · node ${versions.node} · postgres ${versions.postgres} · wrangler ${versions.wrangler} · miniflare ${versions.miniflare} · autocannon ${versions.autocannon}`,
+  );
+  for (const [target, met] of Object.entries(targets)) console.log(`${met ? 'met   ' : 'MISSED'}  ${target}`);
+  const out = fileURLToPath(new URL('../.local/bench/', import.meta.url));
+  mkdirSync(out, { recursive: true });
+  const file = join(out, `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        cores: availableParallelism(),
+        duration_s: DURATION,
+        connections: CONNECTIONS,
+        versions,
+        rows,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(
+    join(out, 'latest.json'),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        cores: availableParallelism(),
+        duration_s: DURATION,
+        connections: CONNECTIONS,
+        versions,
+        rows,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nwritten to ${file}`);
+}
+
+function packageVersion(name: string): string {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`../node_modules/${name}/package.json`, import.meta.url)), 'utf8')).version;
+}
+
+function round1(n: number) {
+  return Math.round(n * 10) / 10;
+}
+function round2(n: number) {
+  return Math.round(n * 100) / 100;
+}
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+}
