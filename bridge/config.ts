@@ -31,6 +31,8 @@ const schema = z
     BRIDGE_INBOUND_DEADLINE_MS: milliseconds(2_000, 30_000),
     /** Per attempt, for spooled deliveries. */
     BRIDGE_DELIVERY_TIMEOUT_MS: milliseconds(10_000, 120_000),
+    /** Spooled events of different calls delivered at the same time (one call's events stay in order). */
+    BRIDGE_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
     BRIDGE_RETRY_BASE_MS: milliseconds(500, 60_000),
     BRIDGE_RETRY_MAX_MS: milliseconds(60_000, 3_600_000),
     BRIDGE_SHUTDOWN_GRACE_MS: milliseconds(5_000, 60_000),

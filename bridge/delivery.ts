@@ -1,15 +1,18 @@
-// Delivers spooled events to the Worker in arrival order, one at a time, in the background.
-// A failure holds the line (a call's end must not overtake its start) and is retried with
-// exponential backoff and full jitter, or after the Worker's Retry-After. Permanent refusals move
-// the event to the dead letters so the rest can flow.
-import type { Forwarder } from './forwarder.ts';
+// Delivers spooled events to the Worker in the background. Events of the same call go strictly in
+// arrival order (a call's end never overtakes its start); different calls go up to `concurrency`
+// at a time over the keep-alive pool. A failure pauses all delivery with exponential backoff and
+// full jitter (or the Worker's Retry-After) and then probes with one event at a time until the
+// Worker answers again, so a Worker outage is neither hammered nor flooding the log. Permanent
+// refusals move the event to the dead letters so the rest can flow.
+import type { Forwarder, ForwardResult } from './forwarder.ts';
 import { log } from './log.ts';
-import type { SpoolQueue } from './spool.ts';
+import type { SpooledEvent, SpoolQueue } from './spool.ts';
 
 export interface DeliveryOptions {
   timeoutMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  concurrency: number;
 }
 
 export interface DeliveryHealth {
@@ -24,13 +27,16 @@ export class Deliverer {
   readonly #spool: SpoolQueue;
   readonly #forwarder: Forwarder;
   readonly #options: DeliveryOptions;
+  readonly #inFlight = new Map<number, Promise<void>>();
+  readonly #busyCalls = new Set<string>();
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #lastError: string | null = null;
   #lastOkAt: number | null = null;
   #lastCompactAt = 0;
-  #workerBack = false;
+  #failures = 0;
+  #pausedUntil = 0;
 
   constructor(spool: SpoolQueue, forwarder: Forwarder, options: DeliveryOptions) {
     this.#spool = spool;
@@ -44,16 +50,17 @@ export class Deliverer {
     this.#loop = this.#run();
   }
 
-  /** New events are waiting: stop sleeping (a head that is backing off still waits its turn). */
+  /** New events are waiting. */
   notify(): void {
     this.#wake?.();
   }
 
-  /** The Worker answered a request directly (the inbound path): it is reachable again. */
+  /** The Worker answered a live call: it is reachable, so stop backing off and retry now. */
   workerAnswered(): void {
     this.#lastOkAt = Date.now();
-    if (this.#lastError) {
-      this.#workerBack = true;
+    if (this.#failures > 0 || this.#pausedUntil > Date.now()) {
+      this.#pausedUntil = 0;
+      this.#spool.expedite();
       this.#wake?.();
     }
   }
@@ -65,68 +72,105 @@ export class Deliverer {
     };
   }
 
-  /** Stop taking new work; the delivery in flight finishes (or times out) first. */
+  /** Stop taking new work; deliveries in flight finish (or time out) first. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#wake?.();
     await this.#loop;
+    await Promise.all(this.#inFlight.values());
   }
 
   async #run(): Promise<void> {
     while (this.#running) {
-      const event = this.#spool.head();
-      if (!event) {
-        this.#compactWhenIdle();
-        await this.#sleep(IDLE_POLL_MS);
+      const now = Date.now();
+      if (this.#pausedUntil > now) {
+        await this.#sleep(this.#pausedUntil - now);
         continue;
       }
-      if (this.#workerBack) {
-        // The Worker just answered a live call: it is back, so stop backing off.
-        this.#workerBack = false;
-        this.#spool.expedite();
-        continue;
-      }
-      const wait = event.next_attempt_at - Date.now();
-      if (wait > 0) {
-        await this.#sleep(wait);
-        continue;
-      }
-      const result = await this.#forwarder.send(event.kind, event.payload, event.webhook_id, this.#options.timeoutMs);
-      if (result.outcome === 'answered') {
-        this.#spool.delivered(event.seq);
-        this.#lastOkAt = Date.now();
-        this.#lastError = null;
-        if (event.attempts > 0)
-          log.info('spooled event delivered', { seq: event.seq, kind: event.kind, call_id: event.call_id, attempts: event.attempts + 1 });
-      } else if (result.outcome === 'reject') {
-        this.#spool.deadLetter(event.seq, result.reason);
-        this.#lastError = result.reason;
-        log.error('event refused by the Worker; kept in dead_letters', {
-          seq: event.seq,
-          kind: event.kind,
-          call_id: event.call_id,
-          reason: result.reason,
-        });
-      } else {
-        const delay = this.#backoff(event.attempts, result.retryAfterMs);
-        this.#spool.retryAt(event.seq, Date.now() + delay, result.reason);
-        this.#lastError = result.reason;
-        log.warn('delivery failed; will retry', {
-          seq: event.seq,
-          kind: event.kind,
-          call_id: event.call_id,
-          attempt: event.attempts + 1,
-          retry_in_ms: delay,
-          reason: result.reason,
-        });
+      // While the Worker keeps failing, one probe at a time.
+      const window = this.#failures > 0 ? 1 : this.#options.concurrency;
+      const room = window - this.#inFlight.size;
+      const dispatched = room > 0 ? this.#dispatch(room, now) : 0;
+      if (dispatched === 0) {
+        if (this.#inFlight.size === 0 && !this.#spool.head()) this.#compactWhenIdle();
+        await this.#sleep(this.#inFlight.size > 0 ? IDLE_POLL_MS : this.#untilNextAttempt(now));
       }
     }
   }
 
-  #backoff(attempts: number, retryAfterMs: number | undefined): number {
-    const ceiling = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** Math.min(attempts, 30));
+  /** Starts up to `room` deliveries from the oldest events; returns how many. */
+  #dispatch(room: number, now: number): number {
+    // The oldest events, enough to fill the window past calls that must wait their turn.
+    const candidates = this.#spool.oldest(this.#options.concurrency * 8);
+    const blocked = new Set(this.#busyCalls);
+    let started = 0;
+    for (const event of candidates) {
+      if (started >= room) break;
+      if (this.#inFlight.has(event.seq) || blocked.has(event.call_id)) continue;
+      // Whatever happens to this event, later events of the same call wait behind it.
+      blocked.add(event.call_id);
+      if (event.next_attempt_at > now) continue;
+      this.#busyCalls.add(event.call_id);
+      const delivery = this.#deliver(event).finally(() => {
+        this.#inFlight.delete(event.seq);
+        this.#busyCalls.delete(event.call_id);
+        this.#wake?.();
+      });
+      this.#inFlight.set(event.seq, delivery);
+      started++;
+    }
+    return started;
+  }
+
+  async #deliver(event: SpooledEvent): Promise<void> {
+    let result: ForwardResult;
+    try {
+      result = await this.#forwarder.send(event.kind, event.payload, event.webhook_id, this.#options.timeoutMs);
+    } catch (error) {
+      result = { outcome: 'retry', reason: error instanceof Error ? error.message : 'unknown error' };
+    }
+    if (result.outcome === 'answered') {
+      this.#spool.delivered(event.seq);
+      this.#lastOkAt = Date.now();
+      this.#lastError = null;
+      this.#failures = 0;
+      if (event.attempts > 0)
+        log.info('spooled event delivered', { seq: event.seq, kind: event.kind, call_id: event.call_id, attempts: event.attempts + 1 });
+    } else if (result.outcome === 'reject') {
+      this.#spool.deadLetter(event.seq, result.reason);
+      this.#lastError = result.reason;
+      log.error('event refused by the Worker; kept in dead_letters', {
+        seq: event.seq,
+        kind: event.kind,
+        call_id: event.call_id,
+        reason: result.reason,
+      });
+    } else {
+      const delay = this.#backoff(this.#failures, result.retryAfterMs);
+      this.#failures++;
+      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
+      this.#spool.retryAt(event.seq, Date.now() + delay, result.reason);
+      this.#lastError = result.reason;
+      log.warn('delivery failed; pausing deliveries', {
+        seq: event.seq,
+        kind: event.kind,
+        call_id: event.call_id,
+        attempt: event.attempts + 1,
+        retry_in_ms: delay,
+        reason: result.reason,
+      });
+    }
+  }
+
+  #backoff(failures: number, retryAfterMs: number | undefined): number {
+    const ceiling = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** Math.min(failures, 30));
     const jittered = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     return retryAfterMs === undefined ? jittered : Math.min(Math.max(retryAfterMs, jittered), this.#options.retryMaxMs * 5);
+  }
+
+  #untilNextAttempt(now: number): number {
+    const next = this.#spool.nextAttemptAt();
+    return next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(10, next - now));
   }
 
   #compactWhenIdle(): void {

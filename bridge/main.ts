@@ -21,6 +21,7 @@ const deliverer = new Deliverer(spool, forwarder, {
   timeoutMs: config.BRIDGE_DELIVERY_TIMEOUT_MS,
   retryBaseMs: config.BRIDGE_RETRY_BASE_MS,
   retryMaxMs: config.BRIDGE_RETRY_MAX_MS,
+  concurrency: config.BRIDGE_DELIVERY_CONCURRENCY,
 });
 const server = createBridgeServer({ config, spool, forwarder, deliverer });
 

@@ -30,6 +30,8 @@ export class SpoolQueue {
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #head: StatementSync;
+  readonly #oldest: StatementSync;
+  readonly #nextAttempt: StatementSync;
   readonly #delete: StatementSync;
   readonly #retry: StatementSync;
   readonly #bury: StatementSync;
@@ -73,6 +75,10 @@ export class SpoolQueue {
     this.#head = this.#db.prepare(
       'select seq, kind, call_id, payload, webhook_id, received_at, attempts, next_attempt_at from pending order by seq limit 1',
     );
+    this.#oldest = this.#db.prepare(
+      'select seq, kind, call_id, payload, webhook_id, received_at, attempts, next_attempt_at from pending order by seq limit ?',
+    );
+    this.#nextAttempt = this.#db.prepare('select min(next_attempt_at) as at from pending');
     this.#delete = this.#db.prepare('delete from pending where seq = ?');
     this.#retry = this.#db.prepare('update pending set attempts = attempts + 1, next_attempt_at = ?, last_error = ? where seq = ?');
     this.#bury = this.#db.prepare(`
@@ -100,6 +106,16 @@ export class SpoolQueue {
 
   head(): SpooledEvent | undefined {
     return this.#head.get() as SpooledEvent | undefined;
+  }
+
+  /** The oldest pending events, in arrival order. */
+  oldest(limit: number): SpooledEvent[] {
+    return this.#oldest.all(limit) as unknown as SpooledEvent[];
+  }
+
+  /** When the soonest pending event may be tried, or null when nothing is pending. */
+  nextAttemptAt(): number | null {
+    return (this.#nextAttempt.get() as { at: number | null }).at;
   }
 
   delivered(seq: number): void {

@@ -50,3 +50,10 @@ export async function startWsProxy(port = 0, host = '127.0.0.1'): Promise<WsProx
       }),
   };
 }
+
+// `node tools/ws-proxy.ts [port]`: the proxy on its own, in its own process (the benchmark runs it
+// so, to keep it off the load generator's event loop). Prints its address, then serves until killed.
+if (import.meta.main) {
+  const proxy = await startWsProxy(Number(process.argv[2] ?? 0));
+  process.stdout.write(`${proxy.address}\n`);
+}

@@ -103,4 +103,32 @@ describe('a Worker outage with a bridge crash in the middle', () => {
       expect(byCallId.get(callId)).toEqual({ external_call_id: callId, status: 'ended', duration_seconds: (i % 50) + 1, hangup_cause: 16 });
     });
   }, 180_000);
+
+  it('records a deferred call as failed (cause 41) once the Worker is back, its start delivered before its end', async () => {
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id);
+    await worker?.dispose();
+    worker = undefined;
+    const bridge = await startBridge(bridgeEnv(`http://127.0.0.1:${port}`, { BRIDGE_INBOUND_DEADLINE_MS: '300' }));
+    bridges.push(bridge);
+    const callIds = Array.from({ length: 20 }, (_, i) => `deferred.${Date.now()}.${i}`);
+    for (const callId of callIds) {
+      const answer = await bridge.postForm('/inbound', {
+        caller_number: '+14155550100',
+        called_number: number.did_number,
+        call_id: callId,
+        timestamp: '1790000000',
+      });
+      expect(answer.text).toBe('status=deferred');
+    }
+    expect((await bridge.health()).spool.depth).toBe(40);
+
+    worker = await launchWorker();
+    await waitFor('the spool to drain', async () => (await bridge.health()).spool.depth === 0, 60_000);
+    const { rows } = await sql('select external_call_id, status, duration_seconds, hangup_cause from calls where tenant_id = $1', [
+      tenant.id,
+    ]);
+    expect(rows).toHaveLength(20);
+    for (const row of rows) expect(row).toMatchObject({ status: 'failed', duration_seconds: 0, hangup_cause: 41 });
+  }, 120_000);
 });

@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Actor } from './auth.ts';
 import { type ConfigResult, loadConfig, type Settings } from './config.ts';
 import { type Database, databaseUnavailable, isDatabaseUnavailable, openDatabase, sqlState } from './db.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type LogFields, type Logger } from './log.ts';
 import { ApiError, type FieldError, problemResponse } from './problem.ts';
 
 export interface Bindings {
@@ -34,6 +34,8 @@ export type AppEnv = {
     actor: Actor;
     /** The request's database, connected on first use and closed after the response. */
     db: () => Database;
+    /** What the request's one log line says beyond method, path, status and duration. */
+    logEntry?: { msg: string; fields: LogFields };
   };
 };
 
@@ -55,11 +57,14 @@ export function createApp(): App {
     await next();
     c.header('x-request-id', requestId);
     c.header('x-content-type-options', 'nosniff');
-    log.info('request', {
+    // One line per request: a route may name it and add fields (the ingest does).
+    const entry = c.var.logEntry;
+    log.info(entry?.msg ?? 'request', {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       duration_ms: Date.now() - started,
+      ...entry?.fields,
     });
   });
 

@@ -8,7 +8,9 @@ import * as schema from '../db/schema.ts';
 import type { Settings } from './config.ts';
 import { ApiError, notFound } from './problem.ts';
 
-export type Database = NeonDatabase<typeof schema>;
+// No relational schema is passed to drizzle: building it costs on every request (a Worker makes a
+// new client per request) and the routes use the query builder only.
+export type Database = NeonDatabase;
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Tenant = typeof schema.tenants.$inferSelect;
 
@@ -27,7 +29,7 @@ export function openDatabase(settings: Settings): { db: Database; close: () => P
   // An idle client's socket error must not become an unhandled rejection; the query that needed
   // the connection reports it.
   pool.on('error', () => {});
-  return { db: drizzle({ client: pool, schema }), close: () => pool.end() };
+  return { db: drizzle({ client: pool }), close: () => pool.end() };
 }
 
 /**

@@ -93,10 +93,19 @@ function signedContent(id: string, timestamp: number, body: string | Uint8Array)
   return content;
 }
 
-async function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
-  const raw = decodeSecret(secret);
-  if (!raw) throw new Error('not a whsec_ signing secret');
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+// Importing a key costs as much as the HMAC itself; secrets change only with a deployment.
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
+  const cacheKey = `${usage}:${secret}`;
+  let key = keys.get(cacheKey);
+  if (!key) {
+    const raw = decodeSecret(secret);
+    if (!raw) return Promise.reject(new Error('not a whsec_ signing secret'));
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+    keys.set(cacheKey, key);
+  }
+  return key;
 }
 
 function toBase64(bytes: Uint8Array): string {

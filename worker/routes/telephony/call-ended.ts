@@ -34,14 +34,17 @@ export function registerCallEnded(app: App) {
     const answer: EndedAnswer = call
       ? { status: 'success', call_record_id: call.id, call_status: call.status }
       : { status: 'error', code: 'unknown_call', message: 'No call with that id was recorded for the dialled number.' };
-    c.var.log.info(`[CALL ENDED] ${call ? 'recorded' : 'rejected'}`, {
-      webhook_id: c.req.header('webhook-id'),
-      outcome: call ? call.status : 'unknown_call',
-      call_id: payload.call_id,
-      called_number: did ?? undefined,
-      call_record_id: call?.id,
-      duration_seconds: payload.duration_seconds,
-      hangup_cause: payload.hangup_cause,
+    c.set('logEntry', {
+      msg: `[CALL ENDED] ${call ? 'recorded' : 'rejected'}`,
+      fields: {
+        webhook_id: c.req.header('webhook-id'),
+        outcome: call ? call.status : 'unknown_call',
+        call_id: payload.call_id,
+        called_number: did ?? undefined,
+        call_record_id: call?.id,
+        duration_seconds: payload.duration_seconds,
+        hangup_cause: payload.hangup_cause,
+      },
     });
     return c.json(answer, 200);
   });

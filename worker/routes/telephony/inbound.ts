@@ -55,15 +55,18 @@ export function registerInboundCall(app: App) {
       const code = event.details.code as InboundErrorCode;
       answer = { status: 'error', code, message: messages[code] };
     }
-    c.var.log.info(`[INBOUND CALL] ${answer.status === 'success' ? 'recorded' : 'rejected'}`, {
-      webhook_id: c.req.header('webhook-id'),
-      outcome: answer.status === 'success' ? 'success' : answer.code,
-      call_id: payload.call_id,
-      called_number: event.metadata.called_number,
-      caller_number: maskPhoneNumber(payload.caller_number),
-      tenant_id: event.metadata.tenant_id,
-      call_record_id: answer.status === 'success' ? answer.call_record_id : undefined,
-      ai_profile_id: answer.status === 'success' ? answer.ai_profile?.id : undefined,
+    c.set('logEntry', {
+      msg: `[INBOUND CALL] ${answer.status === 'success' ? 'recorded' : 'rejected'}`,
+      fields: {
+        webhook_id: c.req.header('webhook-id'),
+        outcome: answer.status === 'success' ? 'success' : answer.code,
+        call_id: payload.call_id,
+        called_number: event.metadata.called_number,
+        caller_number: maskPhoneNumber(payload.caller_number),
+        tenant_id: event.metadata.tenant_id,
+        call_record_id: answer.status === 'success' ? answer.call_record_id : undefined,
+        ai_profile_id: answer.status === 'success' ? answer.ai_profile?.id : undefined,
+      },
     });
     return c.json(answer, 200);
   });
