@@ -2,20 +2,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { api, expectProblem } from './support/api.ts';
-import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
+import { workerBindings } from './support/bindings.ts';
 
 const SECRET_LOOKING = 'sup3r-s3cret-value';
-
-function goodBindings(): Record<string, string> {
-  return {
-    DATABASE_URL: inject('appDatabaseUrl'),
-    ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
-    TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
-    APP_ENV: 'test',
-    DEFAULT_COUNTRY: 'IN',
-    NEON_WS_PROXY: inject('wsProxy'),
-  };
-}
 
 const cases: { name: string; change: (b: Record<string, string>) => void; names: string[] }[] = [
   { name: 'DATABASE_URL missing', change: (b) => delete b.DATABASE_URL, names: ['DATABASE_URL is missing'] },
@@ -51,7 +40,7 @@ const cases: { name: string; change: (b: Record<string, string>) => void; names:
 describe.each(cases)('with $name', ({ change, names }) => {
   let worker: RunningWorker;
   beforeAll(async () => {
-    const bindings = goodBindings();
+    const bindings = workerBindings();
     change(bindings);
     worker = await startWorker(inject('workerScript'), bindings);
   });
@@ -84,7 +73,7 @@ describe('with the database unreachable', () => {
   let worker: RunningWorker;
   beforeAll(async () => {
     worker = await startWorker(inject('workerScript'), {
-      ...goodBindings(),
+      ...workerBindings(),
       // Nothing listens on port 9 (discard) here: connections are refused.
       DATABASE_URL: `postgres://postgres:${SECRET_LOOKING}@127.0.0.1:9/vca`,
     });

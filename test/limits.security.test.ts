@@ -2,25 +2,14 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { api, createPhoneNumber, createTenant, expectProblem, sql } from './support/api.ts';
-import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
+import { workerBindings } from './support/bindings.ts';
+import { OPERATOR_TOKENS } from './support/constants.ts';
 import { inboundPayload, signedPost } from './support/telephony.ts';
-
-function bindings(extra: Record<string, string> = {}) {
-  return {
-    DATABASE_URL: inject('appDatabaseUrl'),
-    ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
-    TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
-    APP_ENV: 'test',
-    DEFAULT_COUNTRY: 'IN',
-    NEON_WS_PROXY: inject('wsProxy'),
-    ...extra,
-  };
-}
 
 describe('rate limits', () => {
   let worker: RunningWorker;
   beforeAll(async () => {
-    worker = await startWorker(inject('workerScript'), bindings(), undefined, 0, { api: 5, ingest: 5 });
+    worker = await startWorker(inject('workerScript'), workerBindings(), undefined, 0, { api: 5, ingest: 5 });
   });
   afterAll(() => worker?.dispose());
 
@@ -66,7 +55,10 @@ describe('telephony allowlist', () => {
   let worker: RunningWorker;
   let did: string;
   beforeAll(async () => {
-    worker = await startWorker(inject('workerScript'), bindings({ TELEPHONY_ALLOWED_IPS: '203.0.113.0/24, 2001:db8::/32, 198.51.100.7' }));
+    worker = await startWorker(
+      inject('workerScript'),
+      workerBindings({ TELEPHONY_ALLOWED_IPS: '203.0.113.0/24, 2001:db8::/32, 198.51.100.7' }),
+    );
     did = (await createPhoneNumber((await createTenant()).id)).did_number;
   });
   afterAll(() => worker?.dispose());
@@ -104,7 +96,7 @@ describe('telephony allowlist', () => {
 describe('a malformed allowlist', () => {
   let worker: RunningWorker;
   beforeAll(async () => {
-    worker = await startWorker(inject('workerScript'), bindings({ TELEPHONY_ALLOWED_IPS: '203.0.113.0/24, bogus' }));
+    worker = await startWorker(inject('workerScript'), workerBindings({ TELEPHONY_ALLOWED_IPS: '203.0.113.0/24, bogus' }));
   });
   afterAll(() => worker?.dispose());
 

@@ -354,6 +354,7 @@ async function main() {
 
   if (ONLY.has('5')) {
     // 5. The reference floor: a plain Node process, a new pg connection per call, the same statement.
+    await settle();
     const before = await statementCount(admin);
     const output = execFileSync(
       process.execPath,

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/free-port.ts';
 import { type RunningWorker, startWorker } from '../../tools/miniflare-worker.ts';
 import { createAiProfile, createPhoneNumber, createTenant, sql } from '../support/api.ts';
+import { workerBindings } from '../support/bindings.ts';
 import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
-import { OPERATOR_TOKENS, SIGNING_SECRETS } from '../support/constants.ts';
 
 const CALLS = 500;
 
@@ -14,20 +14,7 @@ describe('a Worker outage with a bridge crash in the middle', () => {
   let worker: RunningWorker | undefined;
   const bridges: RunningBridge[] = [];
 
-  const launchWorker = () =>
-    startWorker(
-      inject('workerScript'),
-      {
-        DATABASE_URL: inject('appDatabaseUrl'),
-        ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
-        TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
-        APP_ENV: 'test',
-        DEFAULT_COUNTRY: 'IN',
-        NEON_WS_PROXY: inject('wsProxy'),
-      },
-      undefined,
-      port,
-    );
+  const launchWorker = () => startWorker(inject('workerScript'), workerBindings(), undefined, port);
 
   beforeAll(async () => {
     port = await freePort();
