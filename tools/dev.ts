@@ -4,6 +4,7 @@
 // it. Ctrl-C stops everything it started.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_PORTS, isLoopbackUrl, readDevVars, startDatabase } from './local-stack.ts';
@@ -23,6 +24,7 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 try {
+  await ensurePortsFree();
   const vars = readDevVars();
   const database = vars.DATABASE_URL ? { url: vars.DATABASE_URL, stop: async () => {} } : await startDatabase();
   cleanups.push(() => database.stop());
@@ -84,6 +86,9 @@ function startWrangler(vars: string[]): ChildProcess {
   for (const value of vars) args.push('--var', value);
   return spawn(process.execPath, args, {
     stdio: ['ignore', 'inherit', 'inherit'],
+    // Its own process group: wrangler runs its CLI and workerd as children, and stopping it must
+    // stop them all (see stopChild).
+    detached: true,
     env: {
       ...process.env,
       // Offline and private: no telemetry, no request to Cloudflare for the `cf` object.
@@ -97,6 +102,7 @@ function startWrangler(vars: string[]): ChildProcess {
 function startBridge(secret: string): ChildProcess {
   return spawn(process.execPath, [fileURLToPath(new URL('../bridge/main.ts', import.meta.url))], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
     env: {
       ...process.env,
       VCA_WORKER_URL: `http://127.0.0.1:${DEV_PORTS.worker}`,
@@ -107,16 +113,45 @@ function startBridge(secret: string): ChildProcess {
   });
 }
 
+/** Stops a child and everything it started (its process group): SIGINT, then SIGKILL after 5 s. */
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const group = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  if (child.exitCode !== null || child.signalCode !== null) {
+    group('SIGKILL');
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const force = setTimeout(() => group('SIGKILL'), 5_000);
     child.once('exit', () => {
       clearTimeout(force);
+      // Whatever the leader left behind goes too.
+      group('SIGKILL');
       resolve();
     });
-    child.kill('SIGINT');
+    group('SIGINT');
   });
+}
+
+/** A port already taken (often an earlier `npm run dev` still running) is a clear error, not a confusing half-start. */
+async function ensurePortsFree() {
+  const taken: number[] = [];
+  for (const port of [DEV_PORTS.worker, DEV_PORTS.bridge, DEV_PORTS.wsProxy]) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (!free) taken.push(port);
+  }
+  if (taken.length > 0) {
+    throw new Error(`port ${taken.join(', ')} on 127.0.0.1 is in use — is another \`npm run dev\` still running? Stop it first.`);
+  }
 }
 
 async function waitForWorker(url: string) {
