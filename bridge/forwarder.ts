@@ -6,7 +6,7 @@ import type { EventKind } from './spool.ts';
 
 export type ForwardResult =
   | { outcome: 'answered'; body: Record<string, unknown> }
-  /** Worth trying again later: network trouble, timeout, 408, 429, 5xx, or our signature refused (a config problem, not the event's). */
+  /** Worth trying again later: network trouble, timeout, 408, 429, 5xx, or 401/403 (our secret or address refused: a configuration problem, not the event's). */
   | { outcome: 'retry'; reason: string; retryAfterMs?: number }
   /** The Worker will never accept this event as it is. */
   | { outcome: 'reject'; reason: string };
@@ -47,7 +47,7 @@ export class Forwarder {
         }
       }
       const reason = `the Worker answered ${status}${problemCode(text)}`;
-      if (status === 408 || status === 429 || status >= 500 || status === 401) {
+      if (status === 408 || status === 429 || status >= 500 || status === 401 || status === 403) {
         return { outcome: 'retry', reason, retryAfterMs: retryAfter(response.headers['retry-after']) };
       }
       return { outcome: 'reject', reason };

@@ -1,0 +1,102 @@
+// How the bridge treats the Worker's refusals: for good (dead letters) or for now (retries).
+
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../tools/free-port.ts';
+import { type RunningWorker, startWorker } from '../../tools/miniflare-worker.ts';
+import { createPhoneNumber, createTenant, sql } from '../support/api.ts';
+import { workerBindings } from '../support/bindings.ts';
+import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
+
+describe('events the Worker refuses for good', () => {
+  let bridge: RunningBridge | undefined;
+  afterAll(() => bridge?.kill());
+
+  it('go to the dead letters with the reason, and the events behind them are still delivered', async () => {
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id);
+    const env = bridgeEnv(inject('workerUrl'));
+    // A spool written by an older bridge whose event the Worker's contract no longer accepts.
+    const first = await startBridge(env);
+    await first.kill('SIGTERM');
+    const spool = new DatabaseSync(join(env.BRIDGE_SPOOL_DIR as string, 'spool.sqlite'));
+    spool
+      .prepare('insert into pending (kind, call_id, payload, webhook_id, received_at) values (?, ?, ?, ?, ?)')
+      .run(
+        'call-ended',
+        'legacy.1',
+        JSON.stringify({ call_id: 'legacy.1', called_number: number.did_number, ended: 'yesterday' }),
+        'msg_legacy_1',
+        Date.now(),
+      );
+    spool.close();
+
+    bridge = await startBridge(env);
+    const callId = `after-legacy.${Date.now()}`;
+    const inbound = await bridge.postForm('/inbound', {
+      caller_number: '+14155550100',
+      called_number: number.did_number,
+      call_id: callId,
+      timestamp: '1790000000',
+    });
+    expect(inbound.answer.get('status')).toBe('success');
+    await bridge.postForm('/call-ended', {
+      call_id: callId,
+      called_number: number.did_number,
+      billsec: '7',
+      hangup_cause: '16',
+      timestamp: '1790000100',
+    });
+
+    const health = await waitFor('the spool to drain', async () => {
+      const h = await bridge?.health();
+      return h && h.spool.depth === 0 ? h : undefined;
+    });
+    expect(health.spool.dead_letters).toBe(1);
+    const { rows } = await sql('select status, duration_seconds from calls where external_call_id = $1', [callId]);
+    expect(rows).toEqual([{ status: 'ended', duration_seconds: 7 }]);
+
+    const stored = new DatabaseSync(join(env.BRIDGE_SPOOL_DIR as string, 'spool.sqlite'), { readOnly: true });
+    const dead = stored.prepare('select call_id, reason from dead_letters').all();
+    stored.close();
+    expect(dead).toEqual([{ call_id: 'legacy.1', reason: 'the Worker answered 400 validation_failed' }]);
+  });
+});
+
+describe('refusals that are not the event’s fault', () => {
+  let worker: RunningWorker;
+  const bridges: RunningBridge[] = [];
+  beforeAll(async () => {
+    // An ingest budget of 3 requests a minute.
+    worker = await startWorker(inject('workerScript'), workerBindings(), undefined, await freePort(), { api: 100_000, ingest: 3 });
+  });
+  afterAll(async () => {
+    for (const bridge of bridges) await bridge.kill();
+    await worker?.dispose();
+  });
+
+  it('are retried: a 429 from the rate limit leaves the events spooled, not dead', async () => {
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id);
+    const bridge = await startBridge(bridgeEnv(worker.url));
+    bridges.push(bridge);
+    for (let i = 0; i < 6; i++) {
+      const ended = await bridge.postForm('/call-ended', {
+        call_id: `limited.${Date.now()}.${i}`,
+        called_number: number.did_number,
+        billsec: '1',
+        hangup_cause: '16',
+        timestamp: '1790000100',
+      });
+      expect(ended.status).toBe(202);
+    }
+    const health = await waitFor('a rate-limited delivery', async () => {
+      const h = await bridge.health();
+      return h.last_delivery_error?.includes('429') ? h : undefined;
+    });
+    expect(health.last_delivery_error).toBe('the Worker answered 429 rate_limited');
+    expect(health.spool.dead_letters).toBe(0);
+    expect(health.spool.depth).toBe(3);
+  });
+});
