@@ -1,9 +1,11 @@
 // Delivers spooled events to the Worker in the background. Events of the same call go strictly in
 // arrival order (a call's end never overtakes its start); different calls go up to `concurrency`
-// at a time over the keep-alive pool. A failure pauses all delivery with exponential backoff and
-// full jitter (or the Worker's Retry-After) and then probes with one event at a time until the
-// Worker answers again, so a Worker outage is neither hammered nor flooding the log. Permanent
-// refusals move the event to the dead letters so the rest can flow.
+// at a time over the keep-alive pool. When the Worker is not taking events (unreachable, 5xx
+// other than 500, 429, refused credentials) all delivery pauses with exponential backoff and full
+// jitter (or the Worker's Retry-After), then probes with one event at a time until it answers, so
+// an outage is neither hammered nor flooding the log. An event the Worker fails on by itself (500)
+// backs off alone and is set aside after MAX_EVENT_ATTEMPTS; permanent refusals (400, 413) go to
+// the dead letters at once. Either way the rest flows on.
 import type { Forwarder, ForwardResult } from './forwarder.ts';
 import { log } from './log.ts';
 import type { SpooledEvent, SpoolQueue } from './spool.ts';
@@ -21,6 +23,8 @@ export interface DeliveryHealth {
 }
 
 const IDLE_POLL_MS = 1_000;
+/** An event the Worker keeps failing on (500) is set aside after this many attempts, not retried forever. */
+export const MAX_EVENT_ATTEMPTS = 8;
 const COMPACT_EVERY_MS = 60_000;
 
 export class Deliverer {
@@ -127,7 +131,7 @@ export class Deliverer {
     try {
       result = await this.#forwarder.send(event.kind, event.payload, event.webhook_id, this.#options.timeoutMs);
     } catch (error) {
-      result = { outcome: 'retry', reason: error instanceof Error ? error.message : 'unknown error' };
+      result = { outcome: 'retry', scope: 'worker', reason: error instanceof Error ? error.message : 'unknown error' };
     }
     if (result.outcome === 'answered') {
       this.#spool.delivered(event.seq);

@@ -6,8 +6,12 @@ import type { EventKind } from './spool.ts';
 
 export type ForwardResult =
   | { outcome: 'answered'; body: Record<string, unknown> }
-  /** Worth trying again later: network trouble, timeout, 408, 429, 5xx, or 401/403 (our secret or address refused: a configuration problem, not the event's). */
-  | { outcome: 'retry'; reason: string; retryAfterMs?: number }
+  /**
+   * Worth trying again later. `worker`: the Worker is not taking events (network trouble, timeout,
+   * 408, 429, 502–504, or 401/403/404/415: our secret, clock, address or URL is refused — a
+   * configuration problem, not the event's). `event`: the Worker failed on this event (500).
+   */
+  | { outcome: 'retry'; scope: 'worker' | 'event'; reason: string; retryAfterMs?: number }
   /** The Worker will never accept this event as it is. */
   | { outcome: 'reject'; reason: string };
 
@@ -43,13 +47,15 @@ export class Forwarder {
         try {
           return { outcome: 'answered', body: JSON.parse(text) };
         } catch {
-          return { outcome: 'retry', reason: 'the Worker answered 200 with a body that is not JSON' };
+          return { outcome: 'retry', scope: 'worker', reason: 'the Worker answered 200 with a body that is not JSON' };
         }
       }
       const reason = `the Worker answered ${status}${problemCode(text)}`;
-      if (status === 408 || status === 429 || status >= 500 || status === 401 || status === 403) {
-        return { outcome: 'retry', reason, retryAfterMs: retryAfter(response.headers['retry-after']) };
+      if (status === 500) return { outcome: 'retry', scope: 'event', reason };
+      if (status >= 500 || [401, 403, 404, 408, 415, 429].includes(status)) {
+        return { outcome: 'retry', scope: 'worker', reason, retryAfterMs: retryAfter(response.headers['retry-after']) };
       }
+      // 400, 413, 422…: this event as it is will never be accepted.
       return { outcome: 'reject', reason };
     } catch (error) {
       const name = error instanceof Error ? error.name : 'Error';
@@ -57,7 +63,7 @@ export class Forwarder {
         name === 'TimeoutError' || name === 'AbortError'
           ? `no answer within ${timeoutMs} ms`
           : `cannot reach the Worker (${describe(error)})`;
-      return { outcome: 'retry', reason };
+      return { outcome: 'retry', scope: 'worker', reason };
     }
   }
 

@@ -22,6 +22,11 @@ $$;
 -- role has CREATEROLE but is not a superuser).
 GRANT vca_definer TO CURRENT_USER;
 --> statement-breakpoint
+-- Nobody but the owner creates objects in public: otherwise the application role could plant a
+-- function that a SECURITY DEFINER function would find on its search_path (PostgreSQL 15+ already
+-- ships it so; older clusters and restored dumps may not).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+--> statement-breakpoint
 GRANT USAGE ON SCHEMA public TO vca_app, vca_definer;
 --> statement-breakpoint
 GRANT SELECT, INSERT, UPDATE ON tenants, phone_numbers, ai_profiles, api_keys TO vca_app;
@@ -106,7 +111,7 @@ RETURNS TABLE (
   tenant_id uuid, phone_number_id uuid, is_active boolean, tenant_status tenant_status,
   call_record_id uuid, ai_profile_id uuid, ai_profile_name text, ai_profile_role ai_profile_role
 )
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
   WITH did AS (
     SELECT p.id AS phone_number_id, p.tenant_id, p.is_active, t.status AS tenant_status
@@ -144,12 +149,14 @@ $$;
 -- tenant's state now. The first end wins. No row: no such call.
 CREATE FUNCTION vca_record_call_ended(p_did text, p_call_id text, p_ended_at timestamptz, p_duration_seconds integer, p_hangup_cause integer, p_normal_causes integer[])
 RETURNS TABLE (id uuid, status call_status)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
   WITH target AS (
+    -- Locked, so a concurrent end is waited for and its result read, not the state before it.
     SELECT c.id, c.status
     FROM calls c JOIN phone_numbers p ON p.tenant_id = c.tenant_id
     WHERE p.did_number = p_did AND c.external_call_id = p_call_id
+    FOR UPDATE OF c
   ),
   updated AS (
     UPDATE calls c
@@ -170,7 +177,7 @@ $$;
 -- The operator's list of all tenants, newest first, keyset-paginated.
 CREATE FUNCTION vca_list_tenants(p_status tenant_status, p_after_created_at timestamptz, p_after_id uuid, p_limit integer)
 RETURNS TABLE (id uuid, name text, status tenant_status, plan tenant_plan, created_at text, updated_at text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
   SELECT t.id, t.name, t.status, t.plan, t.created_at::text, t.updated_at::text
   FROM tenants t
@@ -183,7 +190,7 @@ $$;
 -- A presented tenant API key, found by its prefix (the secret is compared by the Worker).
 CREATE FUNCTION vca_find_api_key(p_prefix text)
 RETURNS TABLE (id uuid, tenant_id uuid, secret_hash text, expires_at timestamptz, revoked_at timestamptz, last_used_at timestamptz, tenant_status tenant_status)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
   SELECT k.id, k.tenant_id, k.secret_hash, k.expires_at, k.revoked_at, k.last_used_at, t.status
   FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
@@ -193,11 +200,15 @@ $$;
 -- Records a key's use at most once a minute.
 CREATE FUNCTION vca_touch_api_key(p_key_id uuid)
 RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
   UPDATE api_keys SET last_used_at = now()
   WHERE id = p_key_id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 $$;
+--> statement-breakpoint
+-- A new owner needs CREATE on the schema unless a superuser does it (Neon's owner role is not):
+-- granted for the hand-over only.
+GRANT CREATE ON SCHEMA public TO vca_definer;
 --> statement-breakpoint
 ALTER FUNCTION vca_record_inbound_call(text, text, text, timestamptz) OWNER TO vca_definer;
 --> statement-breakpoint
@@ -208,6 +219,8 @@ ALTER FUNCTION vca_list_tenants(tenant_status, timestamptz, uuid, integer) OWNER
 ALTER FUNCTION vca_find_api_key(text) OWNER TO vca_definer;
 --> statement-breakpoint
 ALTER FUNCTION vca_touch_api_key(uuid) OWNER TO vca_definer;
+--> statement-breakpoint
+REVOKE CREATE ON SCHEMA public FROM vca_definer;
 --> statement-breakpoint
 REVOKE ALL ON FUNCTION vca_record_inbound_call(text, text, text, timestamptz), vca_record_call_ended(text, text, timestamptz, integer, integer, integer[]),
   vca_list_tenants(tenant_status, timestamptz, uuid, integer), vca_find_api_key(text), vca_touch_api_key(uuid) FROM PUBLIC;

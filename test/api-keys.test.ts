@@ -239,12 +239,22 @@ describe('a key on its own tenant’s routes', () => {
     for (const number of response.body.data) expect(number.tenant_id).toBe(tenantA.id);
   });
 
-  it('attaches a phone number to its tenant', async () => {
+  it('cannot attach or switch phone numbers: numbers are the operator’s to provision', async () => {
     const did = randomDid();
-    const response = await api('POST', `/api/tenants/${tenantA.id}/phone-numbers`, { token: keyA.key, body: { did_number: did } });
-    expect(response.status).toBe(201);
-    const { rows } = await sql('select tenant_id from phone_numbers where did_number = $1', [did]);
-    expect(rows).toEqual([{ tenant_id: tenantA.id }]);
+    const created = await api('POST', `/api/tenants/${tenantA.id}/phone-numbers`, { token: keyA.key, body: { did_number: did } });
+    expectProblem(created, 403, 'operator_only');
+    const { rowCount } = await sql('select 1 from phone_numbers where did_number = $1', [did]);
+    expect(rowCount).toBe(0);
+    const listed = await api('GET', `/api/tenants/${tenantA.id}/phone-numbers`, { token: keyA.key });
+    expect(listed.status).toBe(200);
+    const number = listed.body.data[0];
+    if (number) {
+      const switched = await api('PATCH', `/api/tenants/${tenantA.id}/phone-numbers/${number.id}`, {
+        token: keyA.key,
+        body: { is_active: !number.is_active },
+      });
+      expectProblem(switched, 403, 'operator_only');
+    }
   });
 
   it('updates an AI profile of its tenant', async () => {

@@ -318,12 +318,12 @@ describe('the actor', () => {
     const key = await issueKey(tenant.id);
 
     const created = trace();
-    const number = await api('POST', `/api/tenants/${tenant.id}/phone-numbers`, {
+    const made = await api('POST', `/api/tenants/${tenant.id}/ai-profiles`, {
       token: key.key,
       headers: created.headers,
-      body: { did_number: randomDid() },
+      body: { name: 'Night desk (key)', role: 'support', system_prompt: 'Take messages at night.' },
     });
-    expect(number.status).toBe(201);
+    expect(made.status).toBe(201);
     const updated = trace();
     const patched = await api('PATCH', `/api/tenants/${tenant.id}/ai-profiles/${profile.id}`, {
       token: key.key,
@@ -333,7 +333,7 @@ describe('the actor', () => {
     expect(patched.status).toBe(200);
 
     expect(await rowsOf(created.requestId)).toEqual([
-      expect.objectContaining({ actor_type: 'api_key', actor_id: key.id, action: 'phone_number.created', resource_id: number.body.id }),
+      expect.objectContaining({ actor_type: 'api_key', actor_id: key.id, action: 'ai_profile.created', resource_id: made.body.id }),
     ]);
     expect(await rowsOf(updated.requestId)).toEqual([
       expect.objectContaining({
@@ -373,8 +373,7 @@ describe('what the log never holds', () => {
   it('an API key’s secret or its hash, through its whole life (issued, used, revoked)', async () => {
     const key = await issueKey(tenant.id);
     expect(
-      (await api('PATCH', `/api/tenants/${tenant.id}/phone-numbers/${phoneNumber.id}`, { token: key.key, body: { is_active: true } }))
-        .status,
+      (await api('PATCH', `/api/tenants/${tenant.id}/ai-profiles/${profile.id}`, { token: key.key, body: { role: 'sales' } })).status,
     ).toBe(200);
     expect((await api('DELETE', `/api/tenants/${tenant.id}/api-keys/${key.id}`)).status).toBe(204);
 

@@ -98,6 +98,13 @@ export function createApp(): App {
   app.onError((error, c) => {
     if (error instanceof ApiError) return problemResponse(c, error);
     if (error instanceof HTTPException) return problemResponse(c, fromHttpException(error));
+    if (['22021', '22P05'].includes(sqlState(error) ?? '')) {
+      // Text Postgres cannot store slipped past validation: still the client's input, not a bug.
+      return problemResponse(
+        c,
+        new ApiError(400, 'invalid_text', 'Invalid request', 'The request contains characters that cannot be stored.'),
+      );
+    }
     if (isDatabaseUnavailable(error)) {
       c.var.log?.warn('database unavailable', { error: errorName(error), sqlstate: sqlState(error) });
       return problemResponse(c, databaseUnavailable());

@@ -27,7 +27,7 @@ interface Cursor {
 const cursorSchema = z.object({
   c: z
     .string()
-    .regex(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?([+-]\d\d(:?\d\d)?|Z)?$/)
+    .regex(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?([+-](0\d|1[0-5])(:?[0-5]\d)?|Z)?$/)
     .refine(isRealTimestamp),
   i: z.uuid(),
 });

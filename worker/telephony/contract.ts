@@ -1,6 +1,7 @@
 // The ingest contract between the bridge and the Worker: request payloads and answers of
 // /internal/telephony/*. Runtime-neutral (zod only) — the bridge imports this file.
 import { z } from 'zod';
+import { storableText } from '../lib/text.ts';
 
 /** Unix epoch seconds, as Asterisk's ${EPOCH} gives them (a string) or as a number. */
 const epochSeconds = z
@@ -34,11 +35,11 @@ const callId = z
   .max(128)
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
-const calledNumber = z.string().trim().min(1).max(64);
+const calledNumber = storableText(z.string().trim().min(1).max(64));
 
 export const InboundCallPayload = z.strictObject({
   // Caller-controlled text: stored as received, never used for routing.
-  caller_number: z.string().max(64).optional().nullable(),
+  caller_number: storableText(z.string().max(64)).optional().nullable(),
   called_number: calledNumber,
   call_id: callId,
   timestamp: epochSeconds,

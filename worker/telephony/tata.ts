@@ -1,7 +1,8 @@
 // Tata SIP trunk → Asterisk → bridge → here. Inbound calls are resolved strictly by the dialled
 // DID; numbers are provisioned by hand on the trunk and in the dialplan, so register/unregister
 // fail explicitly rather than pretend (the seed design's decision).
-import type { Database } from '../lib/db.ts';
+
+import { type Database, databaseUnavailable } from '../lib/db.ts';
 import { normalizeDid } from '../lib/phone.ts';
 import { type CallEvent, type InboundCall, ManualProvisioningError, type NumberRegistration, type TelephonyAdapter } from './adapter.ts';
 import { resolveAndRecordInboundCall } from './calls.ts';
@@ -61,6 +62,8 @@ export class TataTelephonyAdapter implements TelephonyAdapter {
       };
     }
     if (!row.is_active) return failed('inactive_did');
-    return failed('tenant_inactive');
+    if (row.tenant_status !== 'active') return failed('tenant_inactive');
+    // Active number and tenant, yet no call after a second look: say "try again", never a wrong refusal.
+    throw databaseUnavailable();
   }
 }

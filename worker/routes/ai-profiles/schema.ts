@@ -1,16 +1,14 @@
 import { z } from '@hono/zod-openapi';
 import { aiProfileRole, type aiProfiles } from '../../db/schema.ts';
 import { pageSchema } from '../../lib/pagination.ts';
+import { storableText } from '../../lib/text.ts';
 import { toIso } from '../../lib/time.ts';
 
-const name = z.string().trim().min(1).max(200).openapi({ example: 'Front desk' });
+const name = storableText(z.string().trim().min(1).max(200)).openapi({ example: 'Front desk' });
 const role = z.enum(aiProfileRole.enumValues);
-const systemPrompt = z
-  .string()
-  .trim()
-  .min(1, 'system_prompt must not be empty')
-  .max(20_000)
-  .openapi({ example: 'You are the friendly receptionist of Acme Dental. Book, move and cancel appointments.' });
+const systemPrompt = storableText(z.string().trim().min(1, 'system_prompt must not be empty').max(20_000)).openapi({
+  example: 'You are the friendly receptionist of Acme Dental. Book, move and cancel appointments.',
+});
 const isDefault = z.boolean().openapi({
   description: 'The profile that answers the tenant’s calls. Setting it unsets the previous default in the same transaction.',
 });

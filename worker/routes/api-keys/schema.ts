@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { apiKeys } from '../../db/schema.ts';
 import { pageSchema } from '../../lib/pagination.ts';
+import { storableText } from '../../lib/text.ts';
 import { toIso } from '../../lib/time.ts';
 
 export const ApiKeySchema = z
@@ -26,7 +27,7 @@ export const ApiKeyPageSchema = pageSchema(ApiKeySchema, 'ApiKeyPage');
 
 export const CreateApiKeyBody = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).openapi({ example: 'CRM integration' }),
+    name: storableText(z.string().trim().min(1).max(200)).openapi({ example: 'CRM integration' }),
     expires_at: z.iso
       .datetime({ offset: true })
       .refine((value) => Date.parse(value) > Date.now(), 'must be in the future')

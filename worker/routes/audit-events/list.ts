@@ -13,7 +13,12 @@ const AuditEventSchema = z
     id: z.uuid(),
     tenant_id: z.uuid(),
     actor_type: z.enum(['operator', 'api_key']),
-    actor_id: z.string().openapi({ description: 'operator:<token fingerprint> or the API key id' }),
+    actor_id: z
+      .string()
+      .openapi({
+        description:
+          'operator:<token fingerprint> or the API key id; a tenant key reading its log sees operators as just "operator", without their address',
+      }),
     action: z.string().openapi({ example: 'phone_number.updated' }),
     resource_type: z.string(),
     resource_id: z.uuid(),
@@ -43,6 +48,8 @@ export function registerListAuditEvents(app: App) {
     const { tenant_id } = c.req.valid('param');
     const { limit, cursor } = c.req.valid('query');
     const after = decodeCursor(cursor);
+    // A tenant sees that an operator acted, not which one nor from where.
+    const redactOperators = c.var.actor.type === 'api_key';
     const rows = await withTenant(c.var.db(), tenant_id, (tx) =>
       tx
         .select()
@@ -56,13 +63,13 @@ export function registerListAuditEvents(app: App) {
         id: row.id,
         tenant_id: row.tenantId,
         actor_type: row.actorType,
-        actor_id: row.actorId,
+        actor_id: redactOperators && row.actorType === 'operator' ? 'operator' : row.actorId,
         action: row.action,
         resource_type: row.resourceType,
         resource_id: row.resourceId,
         changes: row.changes as Record<string, unknown>,
         request_id: row.requestId,
-        source_ip: row.sourceIp,
+        source_ip: redactOperators && row.actorType === 'operator' ? null : row.sourceIp,
         created_at: toIso(row.createdAt),
       })),
       200,

@@ -6,7 +6,7 @@ import { withTenant } from '../../lib/db.ts';
 import { afterCursor, decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
 import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
-import { CallListQuery, CallPageSchema, presentCall } from './schema.ts';
+import { CallListQuery, CallPageSchema, isoMicros, microsToIso, presentCall } from './schema.ts';
 
 const route = createRoute({
   method: 'get',
@@ -33,9 +33,9 @@ export function registerListCalls(app: App) {
             eq(calls.tenantId, tenant_id),
             status ? eq(calls.status, status) : undefined,
             direction ? eq(calls.direction, direction) : undefined,
-            // Passed to Postgres as written: it keeps microseconds, which a JS Date would drop.
-            from ? gte(calls.startedAt, from) : undefined,
-            to ? lt(calls.startedAt, to) : undefined,
+            // As UTC with microseconds (a JS Date would drop them; Postgres refuses offsets past ±15:59).
+            from ? gte(calls.startedAt, microsToIso(isoMicros(from))) : undefined,
+            to ? lt(calls.startedAt, microsToIso(isoMicros(to))) : undefined,
             afterCursor(calls.createdAt, calls.id, after),
           ),
         )

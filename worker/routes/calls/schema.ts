@@ -29,7 +29,7 @@ export const CallSchema = z
 export const CallPageSchema = pageSchema(CallSchema, 'CallPage');
 
 // Postgres cannot store year 0; an ISO string outside what we accept is a 400, not a 500.
-const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+export const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
 const LATEST = Date.parse('9999-12-31T23:59:59Z');
 
 const datetimeFilter = (description: string) =>

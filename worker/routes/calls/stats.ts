@@ -5,7 +5,7 @@ import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
 import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
-import { fromFilter, isoMicros, microsToIso, toFilter } from './schema.ts';
+import { EARLIEST, fromFilter, isoMicros, microsToIso, toFilter } from './schema.ts';
 
 const DEFAULT_DAYS = 30;
 const MAX_DAYS = 366;
@@ -44,6 +44,7 @@ export function registerCallStats(app: App) {
     const to = query.to ? isoMicros(query.to) : Date.now() * 1000;
     const from = query.from ? isoMicros(query.from) : to - DEFAULT_DAYS * DAY_MICROS;
     if (from >= to) throw rangeError('`from` must be before `to`.');
+    if (from < EARLIEST * 1000) throw rangeError('The period must start in the year 0001 or later.');
     if (to - from > MAX_DAYS * DAY_MICROS) throw rangeError(`The period may span at most ${MAX_DAYS} days.`);
     const range = { from: microsToIso(from), to: microsToIso(to) };
 

@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { phoneNumbers } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
+import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
 import { normalizeDid } from '../../lib/phone.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
@@ -15,8 +16,10 @@ const route = createRoute({
   summary: 'Attach a phone number (DID) to a tenant',
   description: 'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409.',
   security: operatorSecurity,
+  // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
+  middleware: [operatorOnly] as const,
   request: { params: TenantParams, body: jsonBody(CreatePhoneNumberBody) },
-  responses: { 201: jsonResponse(PhoneNumberSchema, 'The attached number'), ...problems(400, 401, 404, 409, 413, 415, 503) },
+  responses: { 201: jsonResponse(PhoneNumberSchema, 'The attached number'), ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
 });
 
 export function registerCreatePhoneNumber(app: App) {

@@ -3,6 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { phoneNumbers } from '../../db/schema.ts';
 import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
+import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
 import { notFound, problems } from '../../lib/problem.ts';
 import { jsonBody, jsonResponse, operatorSecurity, PhoneNumberParams } from '../params.ts';
@@ -15,8 +16,10 @@ const route = createRoute({
   summary: 'Activate or deactivate a phone number',
   description: 'Only `is_active` can change. An inactive number’s calls are rejected.',
   security: operatorSecurity,
+  // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
+  middleware: [operatorOnly] as const,
   request: { params: PhoneNumberParams, body: jsonBody(UpdatePhoneNumberBody) },
-  responses: { 200: jsonResponse(PhoneNumberSchema, 'The updated phone number'), ...problems(400, 401, 404, 413, 415, 503) },
+  responses: { 200: jsonResponse(PhoneNumberSchema, 'The updated phone number'), ...problems(400, 401, 403, 404, 413, 415, 503) },
 });
 
 export function registerUpdatePhoneNumber(app: App) {

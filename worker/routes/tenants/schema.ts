@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { tenantPlan, tenantStatus } from '../../db/schema.ts';
 import type { Tenant } from '../../lib/db.ts';
 import { pageSchema } from '../../lib/pagination.ts';
+import { storableText } from '../../lib/text.ts';
 import { toIso } from '../../lib/time.ts';
 
 const status = z.enum(tenantStatus.enumValues).openapi({ description: 'Suspended and deleted tenants receive no calls.' });
@@ -22,7 +23,7 @@ export const TenantPageSchema = pageSchema(TenantSchema, 'TenantPage');
 
 export const CreateTenantBody = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).openapi({ example: 'Acme Dental' }),
+    name: storableText(z.string().trim().min(1).max(200)).openapi({ example: 'Acme Dental' }),
     plan: plan.optional().openapi({ description: 'Default: starter' }),
     status: status.optional().openapi({ description: 'Default: active' }),
   })

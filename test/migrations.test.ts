@@ -1,0 +1,64 @@
+// The migrations as production runs them: by a database owner that is not a superuser (Neon's
+// `neondb_owner` has CREATEROLE and owns the database, nothing more).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../tools/free-port.ts';
+import { type LocalPostgres, startLocalPostgres } from '../tools/local-postgres.ts';
+import { migrateDatabase } from '../tools/migrate.ts';
+
+describe('migrations run by a non-superuser owner, as on Neon', () => {
+  let cluster: LocalPostgres;
+  let ownerUrl: string;
+
+  beforeAll(async () => {
+    // A cluster of its own: roles are cluster-wide, and these must be created by that owner.
+    cluster = await startLocalPostgres({
+      dataDir: join(mkdtempSync(join(tmpdir(), 'vca-neonlike-')), 'pg'),
+      port: await freePort(),
+      database: 'postgres',
+      ephemeral: true,
+    });
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    await admin.query(`create role neondb_owner login createrole password 'owner-password'`);
+    await admin.query('create database neondb owner neondb_owner');
+    await admin.end();
+    const url = new URL(cluster.url);
+    url.username = 'neondb_owner';
+    url.password = 'owner-password';
+    url.pathname = '/neondb';
+    ownerUrl = url.toString();
+  });
+  afterAll(() => cluster?.stop());
+
+  it('apply, create the roles, and leave the application role under row-level security', async () => {
+    await migrateDatabase(ownerUrl);
+    const owner = new pg.Client({ connectionString: ownerUrl });
+    await owner.connect();
+    try {
+      const roles = await owner.query(
+        `select rolname, rolcanlogin, rolbypassrls from pg_roles where rolname in ('vca_app', 'vca_definer') order by rolname`,
+      );
+      expect(roles.rows).toEqual([
+        { rolname: 'vca_app', rolcanlogin: false, rolbypassrls: false },
+        { rolname: 'vca_definer', rolcanlogin: false, rolbypassrls: false },
+      ]);
+      const functions = await owner.query(
+        `select proname, pg_get_userbyid(proowner) as owner from pg_proc where proname like 'vca\\_%' order by proname`,
+      );
+      expect(functions.rows.map((row) => row.owner)).toEqual(functions.rows.map(() => 'vca_definer'));
+      expect(functions.rows).toHaveLength(5);
+      const create = await owner.query(
+        `select has_schema_privilege('vca_definer', 'public', 'CREATE') as definer, has_schema_privilege('vca_app', 'public', 'CREATE') as app`,
+      );
+      expect(create.rows[0]).toEqual({ definer: false, app: false });
+      // Migrating again is a no-op.
+      await migrateDatabase(ownerUrl);
+    } finally {
+      await owner.end();
+    }
+  });
+});
