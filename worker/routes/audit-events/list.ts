@@ -13,12 +13,10 @@ const AuditEventSchema = z
     id: z.uuid(),
     tenant_id: z.uuid(),
     actor_type: z.enum(['operator', 'api_key']),
-    actor_id: z
-      .string()
-      .openapi({
-        description:
-          'operator:<token fingerprint> or the API key id; a tenant key reading its log sees operators as just "operator", without their address',
-      }),
+    actor_id: z.string().openapi({
+      description:
+        'operator:<token fingerprint> or the API key id; a tenant key reading its log sees operators as just "operator", without their address',
+    }),
     action: z.string().openapi({ example: 'phone_number.updated' }),
     resource_type: z.string(),
     resource_id: z.uuid(),
