@@ -30,6 +30,25 @@ describe('rate limits', () => {
     expect(other.status).toBe(200);
   });
 
+  it('limits API key checks per source address, so guessing keys cannot load the database', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const guess = `vca_${'A'.repeat(12)}${i}${'b'.repeat(30)}`;
+      statuses.push(
+        (await api('GET', '/api/tenants?limit=1', { baseUrl: worker.url, token: guess, headers: { 'cf-connecting-ip': '203.0.113.66' } }))
+          .status,
+      );
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    // Another address still gets its answer.
+    const elsewhere = await api('GET', '/api/tenants?limit=1', {
+      baseUrl: worker.url,
+      token: `vca_${'C'.repeat(43)}`,
+      headers: { 'cf-connecting-ip': '203.0.113.67' },
+    });
+    expect(elsewhere.status).toBe(401);
+  });
+
   it('limits the ingest per source address, before anything is recorded', async () => {
     const tenant = await createTenant();
     const number = await createPhoneNumber(tenant.id);

@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './app.ts';
 import { ApiError, notFound } from './problem.ts';
+import { clientAddress, enforce } from './rate-limit.ts';
 import { toIso } from './time.ts';
 
 export type Actor = { type: 'operator'; id: string } | { type: 'api_key'; id: string; tenantId: string };
@@ -59,6 +60,9 @@ interface KeyRow extends Record<string, unknown> {
 }
 
 async function authenticateKey(c: Context<AppEnv>, presented: string): Promise<Actor> {
+  // Every key check costs a database lookup: a budget per source address keeps guessing from
+  // turning into load (a key's own budget applies once it is known).
+  await enforce(c.env.API_RATE_LIMITER, `key-auth:${clientAddress(c) ?? 'unknown'}`);
   const db = c.var.db();
   const { rows } = await db.execute<KeyRow>(sql`select * from vca_find_api_key(${lookupPrefix(presented)})`);
   const key = rows[0];

@@ -8,7 +8,7 @@ import { ApiError } from './problem.ts';
 /** The binding's window (wrangler.toml `period`): a client refused now may try again after it. */
 const WINDOW_SECONDS = 60;
 
-async function enforce(limiter: RateLimit | undefined, key: string) {
+export async function enforce(limiter: RateLimit | undefined, key: string) {
   // Without the binding (a misconfigured deployment) requests are not limited rather than refused.
   if (!limiter) return;
   const { success } = await limiter.limit({ key });
