@@ -2,6 +2,7 @@
 // `node` (>= 22.13, for node:sqlite) and no node_modules on the PBX host.
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { isMain } from './is-main.ts';
 
 export async function buildBridge(outfile: string): Promise<number> {
   const result = await build({
@@ -22,7 +23,7 @@ export async function buildBridge(outfile: string): Promise<number> {
   return Object.values(result.metafile.outputs)[0]?.bytes ?? 0;
 }
 
-if (import.meta.main) {
+if (isMain(import.meta.url)) {
   const outfile = fileURLToPath(new URL('../dist/vca-bridge.mjs', import.meta.url));
   const bytes = await buildBridge(outfile);
   console.log(`bridge bundle: ${outfile} (${(bytes / 1024).toFixed(1)} KiB); run it with: node ${outfile}`);

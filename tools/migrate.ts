@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { isMain } from './is-main.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
 
@@ -44,7 +45,7 @@ export async function enableLocalAppRole(ownerUrl: string): Promise<string> {
 const APP_ROLE = 'vca_app';
 const LOCAL_APP_PASSWORD = 'vca_app_local';
 
-if (import.meta.main) {
+if (isMain(import.meta.url)) {
   const { readDevVars, startDatabase } = await import('./local-stack.ts');
   const devVars = process.env.DATABASE_URL ? {} : readDevVars();
   const url = process.env.DATABASE_URL || devVars.DATABASE_OWNER_URL || devVars.DATABASE_URL;

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import type * as WS from 'ws';
+import { isMain } from './is-main.ts';
 
 // Vite (vitest globalSetup) resolves `ws` to its browser stub; require() gets the Node build.
 const { WebSocketServer } = createRequire(import.meta.url)('ws') as typeof WS;
@@ -53,7 +54,7 @@ export async function startWsProxy(port = 0, host = '127.0.0.1'): Promise<WsProx
 
 // `node tools/ws-proxy.ts [port]`: the proxy on its own, in its own process (the benchmark runs it
 // so, to keep it off the load generator's event loop). Prints its address, then serves until killed.
-if (import.meta.main) {
+if (isMain(import.meta.url)) {
   const proxy = await startWsProxy(Number(process.argv[2] ?? 0));
   process.stdout.write(`${proxy.address}\n`);
 }
