@@ -159,6 +159,7 @@ async function main() {
   const bridge = spawn(process.execPath, [fileURLToPath(new URL('../bridge/main.ts', import.meta.url))], {
     env: {
       PATH: process.env.PATH ?? '',
+      NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
       VCA_WORKER_URL: worker.url,
       VCA_SIGNING_SECRET: SECRET,
       BRIDGE_LISTEN: `127.0.0.1:${bridgePort}`,

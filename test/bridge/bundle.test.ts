@@ -20,7 +20,12 @@ describe('the bundled bridge', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [bundle], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '', ...bridgeEnv(inject('workerUrl')), BRIDGE_LISTEN: `127.0.0.1:${port}` },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
+        ...bridgeEnv(inject('workerUrl')),
+        BRIDGE_LISTEN: `127.0.0.1:${port}`,
+      },
       stdio: 'ignore',
     });
     try {

@@ -41,7 +41,10 @@ export function bridgeEnv(workerUrl: string, overrides: Record<string, string> =
 /** Runs the bridge with `env` until it exits; for configuration errors. */
 export function runBridgeToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -56,7 +59,7 @@ export function runBridgeToExit(env: Record<string, string>): Promise<{ code: nu
 export async function startBridge(env: Record<string, string>): Promise<RunningBridge> {
   const port = env.BRIDGE_LISTEN ? Number(env.BRIDGE_LISTEN.split(':').at(-1)) : await freePort();
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', BRIDGE_LISTEN: `127.0.0.1:${port}`, ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', BRIDGE_LISTEN: `127.0.0.1:${port}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
