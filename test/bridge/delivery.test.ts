@@ -81,7 +81,8 @@ describe('refusals that are not the event’s fault', () => {
     const number = await createPhoneNumber(tenant.id);
     const bridge = await startBridge(bridgeEnv(worker.url));
     bridges.push(bridge);
-    for (let i = 0; i < 6; i++) {
+    // Twice the budget and more: even if the limiter's window turns over, some are refused.
+    for (let i = 0; i < 9; i++) {
       const ended = await bridge.postForm('/call-ended', {
         call_id: `limited.${Date.now()}.${i}`,
         called_number: number.did_number,
@@ -97,6 +98,6 @@ describe('refusals that are not the event’s fault', () => {
     });
     expect(health.last_delivery_error).toBe('the Worker answered 429 rate_limited');
     expect(health.spool.dead_letters).toBe(0);
-    expect(health.spool.depth).toBe(3);
+    expect(health.spool.depth).toBeGreaterThanOrEqual(3);
   });
 });
