@@ -56,6 +56,9 @@ describe('service endpoints', () => {
     expect(createTenantOp.security).toEqual([{ bearerAuth: [] }]);
     expect(Object.keys(createTenantOp.responses)).toEqual(expect.arrayContaining(['201', '400', '401']));
     expect(doc.components.schemas.Problem).toBeDefined();
+    // Rate limits and the allowlist answer on these routes, so the document says so.
+    expect(Object.keys(doc.paths['/api/tenants'].get.responses)).toContain('429');
+    expect(Object.keys(doc.paths['/internal/telephony/inbound'].post.responses)).toEqual(expect.arrayContaining(['401', '403', '429']));
   });
 
   it('serves a docs page that loads the OpenAPI document', async () => {

@@ -71,15 +71,18 @@ export const ProblemSchema = z
 const descriptions: Record<number, string> = {
   400: 'Invalid input (malformed JSON, wrong types, unknown fields, bad query parameters)',
   401: 'Missing or invalid credentials',
-  403: 'Not allowed for these credentials (operator-only route, or an inactive tenant’s key)',
+  403: 'Not allowed: an operator-only route for a tenant key, an inactive tenant’s key, or an ingest source outside TELEPHONY_ALLOWED_IPS',
   404: 'Not found (also: not yours)',
   409: 'Conflict with an existing resource',
   413: 'Request body too large',
   415: 'Unsupported content type',
+  429: 'Too many requests (with Retry-After)',
   503: 'Service misconfigured or database unreachable',
 };
 
+/** The problems a route can answer. Every route that documents problems is rate-limited, so 429 is always among them. */
 export function problems(...statuses: number[]) {
+  statuses.push(429);
   const out: Record<number, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }> = {};
   for (const status of statuses) {
     out[status] = {

@@ -15,7 +15,7 @@ const route = createRoute({
     'Signed like /inbound. The call is found by (tenant of the dialled number, call id), also after the number or tenant was deactivated. It becomes `failed` when its talk time is 0 and the hangup cause is not normal clearing (16, or 0), otherwise `ended`. The first end wins; repeats change nothing and answer the same.',
   security: [{ webhookSignature: [] }],
   request: { body: jsonBody(CallEndedPayload) },
-  responses: { 200: jsonResponse(CallEndedAnswer, 'The call’s final state'), ...problems(400, 401, 413, 415, 503) },
+  responses: { 200: jsonResponse(CallEndedAnswer, 'The call’s final state'), ...problems(400, 401, 403, 413, 415, 503) },
 });
 
 export function registerCallEnded(app: App) {

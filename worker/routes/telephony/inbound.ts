@@ -20,7 +20,7 @@ const route = createRoute({
     'Called by the bridge beside Asterisk, signed with Standard Webhooks headers. The tenant comes only from the dialled DID. Idempotent on the call id: a repeat answers with the same call record. Business outcomes (unknown, inactive number, inactive tenant) are 200 with `status: "error"`.',
   security: [{ webhookSignature: [] }],
   request: { body: jsonBody(InboundCallPayload) },
-  responses: { 200: jsonResponse(InboundCallAnswer, 'The routing answer'), ...problems(400, 401, 413, 415, 503) },
+  responses: { 200: jsonResponse(InboundCallAnswer, 'The routing answer'), ...problems(400, 401, 403, 413, 415, 503) },
 });
 
 const messages: Record<InboundErrorCode, string> = {
