@@ -50,7 +50,7 @@ describe('migrations run by a non-superuser owner, as on Neon', () => {
         `select proname, pg_get_userbyid(proowner) as owner from pg_proc where proname like 'vca\\_%' order by proname`,
       );
       expect(functions.rows.map((row) => row.owner)).toEqual(functions.rows.map(() => 'vca_definer'));
-      expect(functions.rows).toHaveLength(5);
+      expect(functions.rows).toHaveLength(6);
       const create = await owner.query(
         `select has_schema_privilege('vca_definer', 'public', 'CREATE') as definer, has_schema_privilege('vca_app', 'public', 'CREATE') as app`,
       );

@@ -17,7 +17,7 @@ export interface SignOptions {
 }
 
 export async function signedPost(
-  path: '/internal/telephony/inbound' | '/internal/telephony/call-ended',
+  path: '/internal/telephony/inbound' | '/internal/telephony/call-ended' | '/internal/telephony/call-ended/batch',
   payload: unknown,
   options: SignOptions = {},
 ) {

@@ -56,3 +56,22 @@ export async function recordCallEnded(db: Database, end: CallEnd): Promise<{ id:
   );
   return result.rows[0] as { id: string; status: 'ended' | 'failed' } | undefined;
 }
+
+/**
+ * Ends a batch of calls in one statement, each by the rules of recordCallEnded (within the batch
+ * too, the first end of a call wins). The answers are in the order of `ends`; undefined: no such call.
+ */
+export async function recordCallsEnded(db: Database, ends: CallEnd[]): Promise<({ id: string; status: 'ended' | 'failed' } | undefined)[]> {
+  const normal = `{${NORMAL_CLEARING_CAUSES.join(',')}}`;
+  const result = await db.execute(
+    // sql.param: a bare array in the template would become a list of parameters, not one array.
+    sql`select * from vca_record_calls_ended(${sql.param(ends.map((end) => end.did))}::text[], ${sql.param(ends.map((end) => end.callId))}::text[],
+      ${sql.param(ends.map((end) => end.endedAtSeconds))}::bigint[], ${sql.param(ends.map((end) => end.durationSeconds))}::int[],
+      ${sql.param(ends.map((end) => end.hangupCause))}::int[], ${normal}::int[])`,
+  );
+  const found = new Map((result.rows as { ord: number; id: string; status: 'ended' | 'failed' }[]).map((row) => [row.ord, row]));
+  return ends.map((_end, index) => {
+    const row = found.get(index + 1);
+    return row && { id: row.id, status: row.status };
+  });
+}

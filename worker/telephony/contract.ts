@@ -56,6 +56,13 @@ export const CallEndedPayload = z.strictObject({
 });
 export type CallEndedPayload = z.output<typeof CallEndedPayload>;
 
+/** The most events one call-ended batch may carry (the bridge sends batches when it drains its spool). */
+export const CALL_ENDED_BATCH_MAX = 100;
+
+export const CallEndedBatchPayload = z.strictObject({
+  events: z.array(CallEndedPayload).min(1).max(CALL_ENDED_BATCH_MAX),
+});
+
 export const inboundErrorCodes = ['unknown_did', 'inactive_did', 'tenant_inactive'] as const;
 export type InboundErrorCode = (typeof inboundErrorCodes)[number];
 
@@ -77,6 +84,11 @@ export const CallEndedAnswer = z.discriminatedUnion('status', [
   z.object({ status: z.literal('error'), code: z.literal('unknown_call'), message: z.string() }),
 ]);
 export type CallEndedAnswer = z.output<typeof CallEndedAnswer>;
+
+export const CallEndedBatchAnswer = z.object({
+  /** One answer per event, in the order of `events`: each exactly what /call-ended answers for it. */
+  results: z.array(CallEndedAnswer),
+});
 
 /**
  * Q.850 causes that mean the call was cleared normally: 16 (normal clearing) and 0, which

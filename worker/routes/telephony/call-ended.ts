@@ -22,30 +22,41 @@ export function registerCallEnded(app: App) {
   app.openapi(route, async (c) => {
     const payload = c.req.valid('json');
     const did = normalizeDid(payload.called_number, c.var.settings.DEFAULT_COUNTRY);
-    const call = did
-      ? await recordCallEnded(c.var.db(), {
-          did,
-          callId: payload.call_id,
-          endedAtSeconds: payload.ended_at,
-          durationSeconds: payload.duration_seconds,
-          hangupCause: payload.hangup_cause,
-        })
-      : undefined;
-    const answer: EndedAnswer = call
-      ? { status: 'success', call_record_id: call.id, call_status: call.status }
-      : { status: 'error', code: 'unknown_call', message: 'No call with that id was recorded for the dialled number.' };
+    const call = did ? await recordCallEnded(c.var.db(), callEnd(payload, did)) : undefined;
+    const answer = endedAnswer(call);
     c.set('logEntry', {
       msg: `[CALL ENDED] ${call ? 'recorded' : 'rejected'}`,
-      fields: {
-        webhook_id: c.req.header('webhook-id'),
-        outcome: call ? call.status : 'unknown_call',
-        call_id: payload.call_id,
-        called_number: did ?? undefined,
-        call_record_id: call?.id,
-        duration_seconds: payload.duration_seconds,
-        hangup_cause: payload.hangup_cause,
-      },
+      fields: { webhook_id: c.req.header('webhook-id'), ...endedLogFields(payload, did, call) },
     });
     return c.json(answer, 200);
   });
+}
+
+type EndedCall = { id: string; status: 'ended' | 'failed' } | undefined;
+
+export function callEnd(payload: CallEndedPayload, did: string) {
+  return {
+    did,
+    callId: payload.call_id,
+    endedAtSeconds: payload.ended_at,
+    durationSeconds: payload.duration_seconds,
+    hangupCause: payload.hangup_cause,
+  };
+}
+
+export function endedAnswer(call: EndedCall): EndedAnswer {
+  return call
+    ? { status: 'success', call_record_id: call.id, call_status: call.status }
+    : { status: 'error', code: 'unknown_call', message: 'No call with that id was recorded for the dialled number.' };
+}
+
+export function endedLogFields(payload: CallEndedPayload, did: string | null, call: EndedCall) {
+  return {
+    outcome: call ? call.status : 'unknown_call',
+    call_id: payload.call_id,
+    called_number: did ?? undefined,
+    call_record_id: call?.id,
+    duration_seconds: payload.duration_seconds,
+    hangup_cause: payload.hangup_cause,
+  };
 }

@@ -3,6 +3,7 @@ import { requireSettings } from '../../lib/app.ts';
 import { limitIngest } from '../../lib/rate-limit.ts';
 import { requireAllowedAddress } from './allowlist.ts';
 import { registerCallEnded } from './call-ended.ts';
+import { registerCallEndedBatch } from './call-ended-batch.ts';
 import { registerInboundCall } from './inbound.ts';
 import { requireSignature } from './signature.ts';
 
@@ -20,4 +21,5 @@ export function registerTelephonyRoutes(app: App) {
   });
   registerInboundCall(app);
   registerCallEnded(app);
+  registerCallEndedBatch(app);
 }
