@@ -1,5 +1,6 @@
 // Signs an event with the shared Standard Webhooks module and sends it to the Worker over a
 // keep-alive connection pool. It classifies the outcome; it never retries by itself.
+import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import { webhookHeaders } from '../worker/telephony/signing.ts';
 import type { EventKind } from './spool.ts';
@@ -11,7 +12,7 @@ export type ForwardResult =
    * 408, 429, 502–504, or 401/403/404/415: our secret, clock, address or URL is refused — a
    * configuration problem, not the event's). `event`: the Worker failed on this event (500).
    */
-  | { outcome: 'retry'; scope: 'worker' | 'event'; reason: string; retryAfterMs?: number }
+  | { outcome: 'retry'; scope: 'worker' | 'event'; reason: string; retryAfterMs?: number; status?: number }
   /** The Worker will never accept this event as it is. */
   | { outcome: 'reject'; reason: string };
 
@@ -19,6 +20,7 @@ const PATHS: Record<EventKind, string> = {
   inbound: '/internal/telephony/inbound',
   'call-ended': '/internal/telephony/call-ended',
 };
+const BATCH_PATH = '/internal/telephony/call-ended/batch';
 
 export class Forwarder {
   readonly #pool: Pool;
@@ -31,11 +33,29 @@ export class Forwarder {
     this.#secret = secret;
   }
 
-  async send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult> {
+  send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult> {
+    return this.#post(PATHS[kind], payload, webhookId, timeoutMs);
+  }
+
+  /**
+   * Several call-ended events (spooled JSON payloads) in one request. Answered: `body.results`
+   * holds one answer per event, in order. `unsupported`: this Worker has no batch endpoint (an
+   * older deployment answers 404); send the events one by one.
+   */
+  async sendCallEndedBatch(payloads: string[], timeoutMs: number): Promise<ForwardResult | { outcome: 'unsupported' }> {
+    const result = await this.#post(BATCH_PATH, `{"events":[${payloads.join(',')}]}`, `msg_batch_${randomUUID()}`, timeoutMs);
+    if (result.outcome === 'retry' && result.status === 404) return { outcome: 'unsupported' };
+    if (result.outcome === 'answered' && (!Array.isArray(result.body.results) || result.body.results.length !== payloads.length)) {
+      return { outcome: 'retry', scope: 'worker', reason: 'the Worker answered the batch without one result per event' };
+    }
+    return result;
+  }
+
+  async #post(path: string, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult> {
     try {
       const headers = await webhookHeaders(this.#secret, payload, webhookId);
       const response = await this.#pool.request({
-        path: this.#basePath + PATHS[kind],
+        path: this.#basePath + path,
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: payload,
@@ -51,9 +71,9 @@ export class Forwarder {
         }
       }
       const reason = `the Worker answered ${status}${problemCode(text)}`;
-      if (status === 500) return { outcome: 'retry', scope: 'event', reason };
+      if (status === 500) return { outcome: 'retry', scope: 'event', reason, status };
       if (status >= 500 || [401, 403, 404, 408, 415, 429].includes(status)) {
-        return { outcome: 'retry', scope: 'worker', reason, retryAfterMs: retryAfter(response.headers['retry-after']) };
+        return { outcome: 'retry', scope: 'worker', reason, status, retryAfterMs: retryAfter(response.headers['retry-after']) };
       }
       // 400, 413, 422…: this event as it is will never be accepted.
       return { outcome: 'reject', reason };

@@ -122,6 +122,13 @@ export class SpoolQueue {
     this.#delete.run(seq);
   }
 
+  /** Several delivered events in one commit (one fsync, not one each). */
+  deliveredAll(seqs: number[]): void {
+    this.#transaction(() => {
+      for (const seq of seqs) this.#delete.run(seq);
+    });
+  }
+
   retryAt(seq: number, when: number, error: string): void {
     this.#retry.run(when, error, seq);
   }

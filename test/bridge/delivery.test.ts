@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/free-port.ts';
 import { type RunningWorker, startWorker } from '../../tools/miniflare-worker.ts';
-import { createPhoneNumber, createTenant, sql } from '../support/api.ts';
+import { createAiProfile, createPhoneNumber, createTenant, sql } from '../support/api.ts';
 import { workerBindings } from '../support/bindings.ts';
 import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
 
@@ -61,6 +61,52 @@ describe('events the Worker refuses for good', () => {
     const dead = stored.prepare('select call_id, reason from dead_letters').all();
     stored.close();
     expect(dead).toEqual([{ call_id: 'legacy.1', reason: 'the Worker answered 400 validation_failed' }]);
+  });
+});
+
+describe('a batch the Worker refuses', () => {
+  let bridge: RunningBridge | undefined;
+  afterAll(() => bridge?.kill());
+
+  it('is delivered one by one: only the event at fault goes to the dead letters', async () => {
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id);
+    await createAiProfile(tenant.id, { is_default: true });
+    const env = bridgeEnv(inject('workerUrl'));
+    bridge = await startBridge(env);
+    const callIds = [0, 1, 2].map((i) => `batched.${Date.now()}.${i}`);
+    for (const callId of callIds) {
+      const inbound = await bridge.postForm('/inbound', { called_number: number.did_number, call_id: callId, timestamp: '1790000000' });
+      expect(inbound.answer.get('status')).toBe('success');
+    }
+    await bridge.kill('SIGTERM');
+
+    // Three ends waiting in the spool when the bridge starts: they go as one batch, which the
+    // Worker refuses as a whole because of the middle one.
+    const spool = new DatabaseSync(join(env.BRIDGE_SPOOL_DIR as string, 'spool.sqlite'));
+    const insert = spool.prepare('insert into pending (kind, call_id, payload, webhook_id, received_at) values (?, ?, ?, ?, ?)');
+    callIds.forEach((callId, i) => {
+      const payload =
+        i === 1
+          ? { call_id: callId, called_number: number.did_number, ended: 'yesterday' }
+          : { call_id: callId, called_number: number.did_number, ended_at: '1790000100', duration_seconds: '5', hangup_cause: '16' };
+      insert.run('call-ended', callId, JSON.stringify(payload), `msg_batched_${i}`, Date.now());
+    });
+    spool.close();
+    bridge = await startBridge(env);
+
+    const health = await waitFor('the spool to drain', async () => {
+      const h = await bridge?.health();
+      return h && h.spool.depth === 0 ? h : undefined;
+    });
+    expect(health.spool.dead_letters).toBe(1);
+    expect(bridge.output()).toContain('batch not taken; delivering its events one by one');
+    const { rows } = await sql('select external_call_id, status from calls where tenant_id = $1 order by external_call_id', [tenant.id]);
+    expect(rows).toEqual([
+      { external_call_id: callIds[0], status: 'ended' },
+      { external_call_id: callIds[1], status: 'initiated' },
+      { external_call_id: callIds[2], status: 'ended' },
+    ]);
   });
 });
 

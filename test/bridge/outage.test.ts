@@ -1,5 +1,8 @@
 // Nothing is lost across a Worker outage and a bridge crash: events accepted while the Worker
 // is down survive kill -9, and are delivered once the Worker is back.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/free-port.ts';
 import { type RunningWorker, startWorker } from '../../tools/miniflare-worker.ts';
@@ -14,10 +17,13 @@ describe('a Worker outage with a bridge crash in the middle', () => {
   let worker: RunningWorker | undefined;
   const bridges: RunningBridge[] = [];
 
-  const launchWorker = () => startWorker(inject('workerScript'), workerBindings(), undefined, port);
+  let workerLog: string;
+  const launchWorker = () => startWorker(inject('workerScript'), workerBindings(), workerLog, port);
 
   beforeAll(async () => {
     port = await freePort();
+    workerLog = join(mkdtempSync(join(tmpdir(), 'vca-outage-')), 'worker.log');
+    writeFileSync(workerLog, '');
     worker = await launchWorker();
   });
   afterAll(async () => {
@@ -79,6 +85,16 @@ describe('a Worker outage with a bridge crash in the middle', () => {
     const drained = await second.health();
     expect(drained).toMatchObject({ status: 'ok', spool: { depth: 0, dead_letters: 0 }, last_delivery_error: null });
     expect(drained.worker_last_ok_at).not.toBeNull();
+
+    // The backlog went in batches: far fewer requests than events.
+    const requests = readFileSync(workerLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.path?.startsWith('/internal/telephony/call-ended') && line.status === 200);
+    const batches = requests.filter((line) => line.path === '/internal/telephony/call-ended/batch');
+    expect(batches.reduce((sum, line) => sum + line.events, 0) + requests.length - batches.length).toBe(CALLS);
+    expect(requests.length).toBeLessThan(CALLS / 10);
 
     const { rows } = await sql(
       'select external_call_id, status, duration_seconds, hangup_cause from calls where tenant_id = $1 order by external_call_id',
