@@ -14,6 +14,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { normalizeDid } from '../worker/lib/phone.ts';
 import { webhookHeaders } from '../worker/telephony/signing.ts';
+import { type CpuPerCall, cpuPerCall, cpuSnapshot } from './bench-cpu.ts';
 import { freePort } from './free-port.ts';
 import { startLocalPostgres } from './local-postgres.ts';
 import { enableLocalAppRole, migrateDatabase } from './migrate.ts';
@@ -46,6 +47,8 @@ interface Row {
   p99_ms: number | null;
   errors: number;
   statements_per_call: number | null;
+  /** CPU ms per call by process group (Linux): where the time goes. */
+  cpu_ms_per_call?: CpuPerCall;
   note?: string;
 }
 
@@ -65,14 +68,19 @@ function summarize(latencies: number[]) {
 }
 
 /** autocannon over prepared requests; every body is checked with `ok`, latencies kept per response. */
-async function cannon(url: string, requests: autocannon.Request[], ok: (body: string) => boolean) {
+async function cannon(
+  url: string,
+  requests: autocannon.Request[],
+  ok: (body: string) => boolean,
+  load: { connections: number; duration: number } = { connections: CONNECTIONS, duration: DURATION },
+) {
   let next = 0;
   let errors = 0;
   const latencies: number[] = [];
   const options: autocannon.Options = {
     url,
-    connections: CONNECTIONS,
-    duration: DURATION,
+    connections: load.connections,
+    duration: load.duration,
     requests: [
       {
         setupRequest: (request) => ({ ...request, ...(requests[next++ % requests.length] as autocannon.Request) }),
@@ -89,7 +97,7 @@ async function cannon(url: string, requests: autocannon.Request[], ok: (body: st
   errors += result.errors + result.timeouts + result.non2xx;
   return {
     completed: latencies.length,
-    perSecond: latencies.length / DURATION,
+    perSecond: latencies.length / load.duration,
     ...summarize(latencies),
     errors,
     wrapped: next > requests.length,
@@ -170,6 +178,7 @@ async function main() {
     stdio: 'ignore',
   });
   stops.push(async () => bridge.kill('SIGKILL'));
+  const pids = { proxy: proxyProcess.pid, bridge: bridge.pid };
   const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
   await waitUntil(
     () =>
@@ -215,15 +224,13 @@ async function main() {
   const callsCreated = async (prefix: string) =>
     Number((await admin.query(`select count(*)::int as n from calls where external_call_id like $1`, [`${prefix}.%`])).rows[0].n);
   const metrics: Metrics = { drainEvents: DRAIN_EVENTS };
-
-  if (ONLY.has('1')) {
-    // 1. Signed inbound straight to the Worker: random DIDs, unique call ids.
+  const directRequests = async (count: number, prefix: string) => {
     const requests: autocannon.Request[] = [];
-    for (let i = 0; i < poolSize; i++) {
+    for (let i = 0; i < count; i++) {
       const body = JSON.stringify({
         caller_number: '+14155550100',
         called_number: randomDid(),
-        call_id: `direct.${randomUUID()}`,
+        call_id: `${prefix}.${randomUUID()}`,
         timestamp: epoch(),
       });
       requests.push({
@@ -233,8 +240,23 @@ async function main() {
         headers: { 'content-type': 'application/json', ...(await webhookHeaders(SECRET, body)) },
       });
     }
+    return requests;
+  };
+  const bridgeRequests = (count: number, prefix: string): autocannon.Request[] =>
+    Array.from({ length: count }, () => ({
+      method: 'POST',
+      path: '/inbound',
+      body: `caller_number=%2B14155550100&called_number=${encodeURIComponent(randomDid())}&call_id=${prefix}.${randomUUID()}&timestamp=${epoch()}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }));
+
+  if (ONLY.has('1')) {
+    // 1. Signed inbound straight to the Worker: random DIDs, unique call ids.
+    const requests = await directRequests(poolSize, 'direct');
     const before = await statementCount(admin);
+    const cpuBefore = cpuSnapshot(pids);
     const result = await cannon(worker.url, requests, (body) => body.includes('"status":"success"'));
+    const cpu = cpuPerCall(cpuBefore, cpuSnapshot(pids), result.completed, availableParallelism());
     await settle();
     const perCall = ((await statementCount(admin)) - before) / Math.max(1, await callsCreated('direct'));
     metrics.direct = result;
@@ -246,22 +268,17 @@ async function main() {
       p99_ms: result.p99,
       errors: result.errors,
       statements_per_call: round2(perCall),
+      cpu_ms_per_call: cpu,
     });
   }
 
   if (ONLY.has('2')) {
     // 2. The same calls as Asterisk sends them, form-encoded to the bridge.
-    const requests: autocannon.Request[] = [];
-    for (let i = 0; i < poolSize; i++) {
-      requests.push({
-        method: 'POST',
-        path: '/inbound',
-        body: `caller_number=%2B14155550100&called_number=${encodeURIComponent(randomDid())}&call_id=bridge.${randomUUID()}&timestamp=${epoch()}`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      });
-    }
+    const requests = bridgeRequests(poolSize, 'bridge');
     const before = await statementCount(admin);
+    const cpuBefore = cpuSnapshot(pids);
     const result = await cannon(bridgeUrl, requests, (body) => body.startsWith('status=success'));
+    const cpu = cpuPerCall(cpuBefore, cpuSnapshot(pids), result.completed, availableParallelism());
     await settle();
     const perCall = ((await statementCount(admin)) - before) / Math.max(1, await callsCreated('bridge'));
     metrics.bridge = result;
@@ -274,8 +291,31 @@ async function main() {
       p99_ms: result.p99,
       errors: result.errors,
       statements_per_call: round2(perCall),
+      cpu_ms_per_call: cpu,
       note: added,
     });
+    if (metrics.direct) {
+      // The bridge's own latency, without the contention of a saturated machine: one connection.
+      const quiet = { connections: 1, duration: Math.min(DURATION, 5) };
+      const direct = await cannon(
+        worker.url,
+        await directRequests(3000, 'quiet-direct'),
+        (body) => body.includes('"status":"success"'),
+        quiet,
+      );
+      const viaBridge = await cannon(bridgeUrl, bridgeRequests(3000, 'quiet-bridge'), (body) => body.startsWith('status=success'), quiet);
+      metrics.bridgeAddedUnloaded = round2(viaBridge.p50 - direct.p50);
+      rows.push({
+        scenario: '2u the same, 1 connection: direct / bridge',
+        calls_per_s: null,
+        p50_ms: null,
+        p95_ms: null,
+        p99_ms: null,
+        errors: direct.errors + viaBridge.errors,
+        statements_per_call: null,
+        note: `p50 ${direct.p50} / ${viaBridge.p50} ms: bridge adds ${metrics.bridgeAddedUnloaded} ms unloaded`,
+      });
+    }
   }
 
   if (ONLY.has('3')) {
@@ -357,6 +397,7 @@ async function main() {
     // 5. The reference floor: a plain Node process, a new pg connection per call, the same statement.
     await settle();
     const before = await statementCount(admin);
+    const cpuBefore = cpuSnapshot(pids);
     const output = execFileSync(
       process.execPath,
       [fileURLToPath(new URL('./bench-floor.ts', import.meta.url)), appUrl, dids.join(','), String(DURATION), String(CONNECTIONS)],
@@ -365,6 +406,7 @@ async function main() {
       },
     ).toString();
     const floor = JSON.parse(output) as { latencies: number[]; errors: number; elapsed: number };
+    const cpu = cpuPerCall(cpuBefore, cpuSnapshot(pids), floor.latencies.length, availableParallelism());
     const stats = summarize(floor.latencies);
     const perCall = ((await statementCount(admin)) - before) / Math.max(1, await callsCreated('floor'));
     metrics.floor = { perSecond: floor.latencies.length / floor.elapsed, ...stats, errors: floor.errors };
@@ -376,6 +418,7 @@ async function main() {
       p99_ms: stats.p99,
       errors: floor.errors,
       statements_per_call: round2(perCall),
+      cpu_ms_per_call: cpu,
     });
   }
 
@@ -400,6 +443,7 @@ interface Metrics {
   deepPage?: Measured;
   drainSeconds?: number;
   drainEvents: number;
+  bridgeAddedUnloaded?: number;
 }
 
 function report(m: Metrics) {
@@ -419,12 +463,24 @@ function report(m: Metrics) {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
   console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${table.map(line).join('\n')}`);
+  const measured = rows.filter((r) => r.cpu_ms_per_call);
+  if (measured.length) {
+    const cpuHeader = ['CPU ms per call', 'postgres', 'workerd', 'ws proxy', 'bridge', 'load generator', 'machine'];
+    const cpuTable = measured.map((r) => {
+      const cpu = r.cpu_ms_per_call as CpuPerCall;
+      return [r.scenario, cpu.postgres, cpu.workerd, cpu.proxy, cpu.bridge, cpu.load, cpu.machine].map(String);
+    });
+    const cpuWidths = cpuHeader.map((h, i) => Math.max(h.length, ...cpuTable.map((r) => (r[i] as string).length)));
+    const cpuLine = (cells: string[]) => cells.map((c, i) => c.padEnd(cpuWidths[i] as number)).join('  ');
+    console.log(`\n${cpuLine(cpuHeader)}\n${cpuWidths.map((w) => '-'.repeat(w)).join('  ')}\n${cpuTable.map(cpuLine).join('\n')}`);
+    console.log('(machine: all cores busy time per call, whatever ran; the floor’s client is its load generator)');
+  }
   console.log(
     `\n${availableParallelism()} cores · node ${versions.node} · postgres ${versions.postgres} · wrangler ${versions.wrangler} · miniflare ${versions.miniflare} · autocannon ${versions.autocannon}`,
   );
 
   const { direct, bridge, floor, firstPage, deepPage } = m;
-  const statements = rows.filter((r) => r.scenario.startsWith('1') || r.scenario.startsWith('2')).map((r) => r.statements_per_call);
+  const statements = rows.filter((r) => /^[12] /.test(r.scenario)).map((r) => r.statements_per_call);
   const targets: Record<string, boolean | null> = {
     'bridge+Worker ≥ 70% of the floor’s calls/s': bridge && floor ? bridge.perSecond >= 0.7 * floor.perSecond : null,
     'bridge+Worker p99 ≤ 1.5× the floor’s p99': bridge && floor ? bridge.p99 <= 1.5 * floor.p99 : null,
