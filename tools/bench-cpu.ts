@@ -46,9 +46,9 @@ export interface CpuSnapshot {
 /**
  * CPU used so far by each group. Children of this process: the postmaster (with its live children
  * and reaped backends) and workerd; the proxy and the bridge by pid; `load` is this process and the
- * children it waited for (the floor's client).
+ * children it waited for (the floor's client). With --pooler, PgBouncer counts as postgres.
  */
-export function cpuSnapshot(pids: { proxy?: number; bridge?: number }): CpuSnapshot | undefined {
+export function cpuSnapshot(pids: { proxy?: number; bridge?: number; pooler?: number }): CpuSnapshot | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -68,6 +68,8 @@ export function cpuSnapshot(pids: { proxy?: number; bridge?: number }): CpuSnaps
   }
   const self = readStat(process.pid);
   const byPid = (pid: number | undefined) => (pid === undefined ? 0 : (stats.find((stat) => stat.pid === pid)?.own ?? 0));
+  // PgBouncer (--pooler) counts as the database side. It runs as a child of this process too.
+  ms.postgres += byPid(pids.pooler);
   ms.proxy = byPid(pids.proxy);
   ms.bridge = byPid(pids.bridge);
   // The proxy and bridge are children too; once reaped their time would be in ours, but they live

@@ -2,7 +2,8 @@
 // (embedded Postgres with pg_stat_statements, the WebSocket proxy, the Worker in workerd via
 // Miniflare, the bridge), seeds 50 tenants × 20 DIDs and 100,000 historical calls, runs the
 // scenarios with autocannon, checks every answer, prints one table and writes it as JSON to
-// .local/bench/. Flags: --duration <s> (10), --connections <n> (16), --drain <events> (5000).
+// .local/bench/. Flags: --duration <s> (10), --connections <n> (16), --drain <events> (5000),
+// --only 1,2,… (some scenarios), --pooler (PgBouncer in front of Postgres, see bench-pooler.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import pg from 'pg';
 import { normalizeDid } from '../worker/lib/phone.ts';
 import { webhookHeaders } from '../worker/telephony/signing.ts';
 import { type CpuPerCall, cpuPerCall, cpuSnapshot } from './bench-cpu.ts';
+import { startPooler } from './bench-pooler.ts';
 import { freePort } from './free-port.ts';
 import { startLocalPostgres } from './local-postgres.ts';
 import { enableLocalAppRole, migrateDatabase } from './migrate.ts';
@@ -27,6 +29,8 @@ const { values: flags } = parseArgs({
     drain: { type: 'string', default: '5000' },
     // For profiling one part: e.g. --only 1,5. The summary's targets need all of them.
     only: { type: 'string', default: '1,2,3,4,5' },
+    // PgBouncer in front of Postgres, as Neon's pooled endpoint in production (needs pgbouncer).
+    pooler: { type: 'boolean', default: false },
   },
 });
 const ONLY = new Set((flags.only ?? '').split(',').map((part) => part.trim()));
@@ -113,7 +117,7 @@ async function statementCount(admin: pg.Client): Promise<number> {
 
 async function main() {
   console.log(
-    `bench: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'}), ${DURATION}s × ${CONNECTIONS} connections per scenario`,
+    `bench: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'}), ${DURATION}s × ${CONNECTIONS} connections per scenario${flags.pooler ? ', through PgBouncer (transaction pooling)' : ''}`,
   );
 
   // The stack.
@@ -126,7 +130,11 @@ async function main() {
   });
   stops.push(() => postgres.stop());
   await migrateDatabase(postgres.url);
-  const appUrl = await enableLocalAppRole(postgres.url);
+  const directUrl = await enableLocalAppRole(postgres.url);
+  // The Worker and the floor connect to the same endpoint: Postgres, or PgBouncer in front of it.
+  const pooler = flags.pooler ? await startPooler(directUrl, join(dir, 'pgbouncer')) : undefined;
+  if (pooler) stops.push(() => pooler.stop());
+  const appUrl = pooler?.url ?? directUrl;
   const admin = new pg.Client({ connectionString: postgres.url });
   await admin.connect();
   stops.push(() => admin.end());
@@ -178,7 +186,7 @@ async function main() {
     stdio: 'ignore',
   });
   stops.push(async () => bridge.kill('SIGKILL'));
-  const pids = { proxy: proxyProcess.pid, bridge: bridge.pid };
+  const pids = { proxy: proxyProcess.pid, bridge: bridge.pid, pooler: pooler?.pid };
   const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
   await waitUntil(
     () =>
@@ -502,6 +510,7 @@ function report(m: Metrics) {
       cores: availableParallelism(),
       duration_s: DURATION,
       connections: CONNECTIONS,
+      pooler: Boolean(flags.pooler),
       versions,
       rows,
       targets,
