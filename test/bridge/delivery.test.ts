@@ -110,6 +110,56 @@ describe('a batch the Worker refuses', () => {
   });
 });
 
+describe('an event the Worker fails on (500)', () => {
+  let bridge: RunningBridge | undefined;
+  const poison = `poison.${Date.now()}`;
+  afterAll(async () => {
+    await bridge?.kill();
+    await sql('drop trigger if exists test_poison_call on calls');
+    await sql('drop function if exists test_poison()');
+  });
+
+  it('is retried alone, set aside after 8 attempts, and the other events are delivered', async () => {
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id);
+    bridge = await startBridge(bridgeEnv(inject('workerUrl'), { BRIDGE_RETRY_BASE_MS: '20', BRIDGE_RETRY_MAX_MS: '50' }));
+    const fine = `fine.${Date.now()}`;
+    for (const callId of [poison, fine]) {
+      const inbound = await bridge.postForm('/inbound', { called_number: number.did_number, call_id: callId, timestamp: '1790000000' });
+      expect(inbound.answer.get('status')).toBe('success');
+    }
+    // A real database error for this one call only: ending it makes the Worker answer 500.
+    await sql(`create or replace function test_poison() returns trigger language plpgsql as $$
+      begin raise exception 'poisoned call'; end $$`);
+    await sql(`create trigger test_poison_call before update on calls for each row
+      when (old.external_call_id = '${poison}') execute function test_poison()`);
+
+    for (const callId of [poison, fine]) {
+      const ended = await bridge.postForm('/call-ended', {
+        call_id: callId,
+        called_number: number.did_number,
+        billsec: '3',
+        hangup_cause: '16',
+        timestamp: '1790000100',
+      });
+      expect(ended.status).toBe(202);
+    }
+    const health = await waitFor('the spool to drain', async () => {
+      const h = await bridge?.health();
+      return h && h.spool.depth === 0 ? h : undefined;
+    });
+    expect(health.spool.dead_letters).toBe(1);
+    const { rows } = await sql('select external_call_id, status from calls where tenant_id = $1 order by external_call_id', [tenant.id]);
+    expect(rows).toEqual([
+      { external_call_id: fine, status: 'ended' },
+      { external_call_id: poison, status: 'initiated' },
+    ]);
+    const output = bridge.output();
+    expect(output).toContain('the Worker failed on this event; retrying it alone');
+    expect(output).toContain('the Worker answered 500 internal_error (8 attempts)');
+  });
+});
+
 describe('refusals that are not the event’s fault', () => {
   let worker: RunningWorker;
   const bridges: RunningBridge[] = [];
