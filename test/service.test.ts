@@ -59,6 +59,13 @@ describe('service endpoints', () => {
     // Rate limits and the allowlist answer on these routes, so the document says so.
     expect(Object.keys(doc.paths['/api/tenants'].get.responses)).toContain('429');
     expect(Object.keys(doc.paths['/internal/telephony/inbound'].post.responses)).toEqual(expect.arrayContaining(['401', '403', '429']));
+    // Any credential can be refused: a suspended tenant's key gets 403 tenant_inactive everywhere.
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)) {
+      if (!path.startsWith('/api/')) continue;
+      for (const [method, operation] of Object.entries(item)) {
+        expect(Object.keys(operation.responses), `${method.toUpperCase()} ${path}`).toEqual(expect.arrayContaining(['401', '403', '429']));
+      }
+    }
   });
 
   it('serves a docs page that loads the OpenAPI document', async () => {

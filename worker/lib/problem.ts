@@ -80,9 +80,14 @@ const descriptions: Record<number, string> = {
   503: 'Service misconfigured or database unreachable',
 };
 
-/** The problems a route can answer. Every route that documents problems is rate-limited, so 429 is always among them. */
+/**
+ * The problems a route can answer. Every route that documents problems is rate-limited, so 429 is
+ * always among them; and every route that takes credentials (401) can also refuse them with 403
+ * (an inactive tenant's key, an operator-only route, an ingest source outside the allowlist).
+ */
 export function problems(...statuses: number[]) {
   statuses.push(429);
+  if (statuses.includes(401) && !statuses.includes(403)) statuses.push(403);
   const out: Record<number, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }> = {};
   for (const status of statuses) {
     out[status] = {
