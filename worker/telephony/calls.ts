@@ -61,7 +61,11 @@ export async function recordCallEnded(db: Database, end: CallEnd): Promise<{ id:
  * Ends a batch of calls in one statement, each by the rules of recordCallEnded (within the batch
  * too, the first end of a call wins). The answers are in the order of `ends`; undefined: no such call.
  */
-export async function recordCallsEnded(db: Database, ends: CallEnd[]): Promise<({ id: string; status: 'ended' | 'failed' } | undefined)[]> {
+export async function recordCallsEnded(
+  db: Database,
+  /** `did` null: the dialled number is not a DID, so no call can match. */
+  ends: (Omit<CallEnd, 'did'> & { did: string | null })[],
+): Promise<({ id: string; status: 'ended' | 'failed' } | undefined)[]> {
   const normal = `{${NORMAL_CLEARING_CAUSES.join(',')}}`;
   const result = await db.execute(
     // sql.param: a bare array in the template would become a list of parameters, not one array.

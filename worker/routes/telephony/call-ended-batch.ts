@@ -25,21 +25,11 @@ export function registerCallEndedBatch(app: App) {
   app.openapi(route, async (c) => {
     const { events } = c.req.valid('json');
     const dids = events.map((event) => normalizeDid(event.called_number, c.var.settings.DEFAULT_COUNTRY));
-    // A number that cannot be a DID has no calls: only the others go to the database.
-    const known = events.flatMap((event, index) => {
-      const did = dids[index];
-      return did ? [{ index, end: callEnd(event, did) }] : [];
-    });
-    const ended = known.length
-      ? await recordCallsEnded(
-          c.var.db(),
-          known.map(({ end }) => end),
-        )
-      : [];
-    const calls = events.map(() => undefined as (typeof ended)[number]);
-    known.forEach(({ index }, position) => {
-      calls[index] = ended[position];
-    });
+    // A number that cannot be a DID (null) matches no call: that event is answered unknown_call.
+    const calls = await recordCallsEnded(
+      c.var.db(),
+      events.map((event, index) => ({ did: dids[index] ?? null, ...callEnd(event) })),
+    );
 
     const webhookId = c.req.header('webhook-id');
     events.forEach((event, index) => {

@@ -22,7 +22,7 @@ export function registerCallEnded(app: App) {
   app.openapi(route, async (c) => {
     const payload = c.req.valid('json');
     const did = normalizeDid(payload.called_number, c.var.settings.DEFAULT_COUNTRY);
-    const call = did ? await recordCallEnded(c.var.db(), callEnd(payload, did)) : undefined;
+    const call = did ? await recordCallEnded(c.var.db(), { did, ...callEnd(payload) }) : undefined;
     const answer = endedAnswer(call);
     c.set('logEntry', {
       msg: `[CALL ENDED] ${call ? 'recorded' : 'rejected'}`,
@@ -34,9 +34,9 @@ export function registerCallEnded(app: App) {
 
 type EndedCall = { id: string; status: 'ended' | 'failed' } | undefined;
 
-export function callEnd(payload: CallEndedPayload, did: string) {
+/** What the statement needs of an event, but the dialled number (normalised by the caller). */
+export function callEnd(payload: CallEndedPayload) {
   return {
-    did,
     callId: payload.call_id,
     endedAtSeconds: payload.ended_at,
     durationSeconds: payload.duration_seconds,
