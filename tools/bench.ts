@@ -312,7 +312,7 @@ async function main() {
         quiet,
       );
       const viaBridge = await cannon(bridgeUrl, bridgeRequests(3000, 'quiet-bridge'), (body) => body.startsWith('status=success'), quiet);
-      const added = round2(viaBridge.p50 - direct.p50);
+      const addedQuiet = round2(viaBridge.p50 - direct.p50);
       rows.push({
         scenario: '2u the same, 1 connection: direct / bridge',
         calls_per_s: null,
@@ -321,7 +321,7 @@ async function main() {
         p99_ms: null,
         errors: direct.errors + viaBridge.errors,
         statements_per_call: null,
-        note: `p50 ${direct.p50} / ${viaBridge.p50} ms: bridge adds ${added} ms unloaded`,
+        note: `p50 ${direct.p50} / ${viaBridge.p50} ms: bridge adds ${addedQuiet} ms unloaded`,
       });
     }
   }
