@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { api, createAiProfile, createPhoneNumber, createTenant, expectProblem, randomDid, sql } from './support/api.ts';
 import { REMOVED_SIGNING_SECRET } from './support/constants.ts';
-import { sendCallEnded, sendInbound, signedPost } from './support/telephony.ts';
+import { callEndedPayload, sendCallEnded, sendInbound, signedPost } from './support/telephony.ts';
 
 async function acceptedCall(callId = `${Date.now()}.${randomUUID().slice(0, 6)}`, tenantId?: string) {
   const tenant = tenantId ? { id: tenantId } : await createTenant();
@@ -13,16 +13,7 @@ async function acceptedCall(callId = `${Date.now()}.${randomUUID().slice(0, 6)}`
   return { tenant, number, callId, callRecordId: answer.body.call_record_id as string };
 }
 
-function event(callId: string, calledNumber: string, fields: Record<string, unknown> = {}) {
-  return {
-    call_id: callId,
-    called_number: calledNumber,
-    ended_at: String(Math.floor(Date.now() / 1000)),
-    duration_seconds: '42',
-    hangup_cause: '16',
-    ...fields,
-  };
-}
+const event = callEndedPayload;
 
 function sendBatch(events: unknown[], options?: Parameters<typeof signedPost>[2]) {
   return signedPost('/internal/telephony/call-ended/batch', { events }, options);

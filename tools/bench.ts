@@ -258,50 +258,46 @@ async function main() {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     }));
 
-  if (ONLY.has('1')) {
-    // 1. Signed inbound straight to the Worker: random DIDs, unique call ids.
-    const requests = await directRequests(poolSize, 'direct');
+  /** Scenarios 1–2: the load, with the statements it ran per call recorded and the CPU it took. */
+  const inbound = async (url: string, requests: autocannon.Request[], ok: (body: string) => boolean, prefix: string) => {
     const before = await statementCount(admin);
     const cpuBefore = cpuSnapshot(pids);
-    const result = await cannon(worker.url, requests, (body) => body.includes('"status":"success"'));
+    const result = await cannon(url, requests, ok);
     const cpu = cpuPerCall(cpuBefore, cpuSnapshot(pids), result.completed, availableParallelism());
     await settle();
-    const perCall = ((await statementCount(admin)) - before) / Math.max(1, await callsCreated('direct'));
+    const statementsPerCall = ((await statementCount(admin)) - before) / Math.max(1, await callsCreated(prefix));
+    return { ...result, statementsPerCall, cpu };
+  };
+  const inboundRow = (scenario: string, result: Awaited<ReturnType<typeof inbound>>, note?: string): Row => ({
+    scenario,
+    calls_per_s: round1(result.perSecond),
+    p50_ms: result.p50,
+    p95_ms: result.p95,
+    p99_ms: result.p99,
+    errors: result.errors,
+    statements_per_call: round2(result.statementsPerCall),
+    cpu_ms_per_call: result.cpu,
+    note,
+  });
+
+  if (ONLY.has('1')) {
+    // 1. Signed inbound straight to the Worker: random DIDs, unique call ids.
+    const result = await inbound(
+      worker.url,
+      await directRequests(poolSize, 'direct'),
+      (body) => body.includes('"status":"success"'),
+      'direct',
+    );
     metrics.direct = result;
-    rows.push({
-      scenario: '1 inbound → Worker (signed)',
-      calls_per_s: round1(result.perSecond),
-      p50_ms: result.p50,
-      p95_ms: result.p95,
-      p99_ms: result.p99,
-      errors: result.errors,
-      statements_per_call: round2(perCall),
-      cpu_ms_per_call: cpu,
-    });
+    rows.push(inboundRow('1 inbound → Worker (signed)', result));
   }
 
   if (ONLY.has('2')) {
     // 2. The same calls as Asterisk sends them, form-encoded to the bridge.
-    const requests = bridgeRequests(poolSize, 'bridge');
-    const before = await statementCount(admin);
-    const cpuBefore = cpuSnapshot(pids);
-    const result = await cannon(bridgeUrl, requests, (body) => body.startsWith('status=success'));
-    const cpu = cpuPerCall(cpuBefore, cpuSnapshot(pids), result.completed, availableParallelism());
-    await settle();
-    const perCall = ((await statementCount(admin)) - before) / Math.max(1, await callsCreated('bridge'));
+    const result = await inbound(bridgeUrl, bridgeRequests(poolSize, 'bridge'), (body) => body.startsWith('status=success'), 'bridge');
     metrics.bridge = result;
     const added = metrics.direct ? `bridge adds ${round2(result.p50 - metrics.direct.p50)} ms at p50` : undefined;
-    rows.push({
-      scenario: '2 inbound → bridge → Worker',
-      calls_per_s: round1(result.perSecond),
-      p50_ms: result.p50,
-      p95_ms: result.p95,
-      p99_ms: result.p99,
-      errors: result.errors,
-      statements_per_call: round2(perCall),
-      cpu_ms_per_call: cpu,
-      note: added,
-    });
+    rows.push(inboundRow('2 inbound → bridge → Worker', result, added));
     if (metrics.direct) {
       // The bridge's own latency, without the contention of a saturated machine: one connection.
       const quiet = { connections: 1, duration: Math.min(DURATION, 5) };

@@ -51,16 +51,17 @@ export function sendCallEnded(
   fields: Record<string, unknown> = {},
   options?: SignOptions,
 ): Promise<ApiResponse> {
-  return signedPost(
-    '/internal/telephony/call-ended',
-    {
-      call_id: callId,
-      called_number: calledNumber,
-      ended_at: String(Math.floor(Date.now() / 1000)),
-      duration_seconds: '42',
-      hangup_cause: '16',
-      ...fields,
-    },
-    options,
-  );
+  return signedPost('/internal/telephony/call-ended', callEndedPayload(callId, calledNumber, fields), options);
+}
+
+/** A call-ended event as the bridge forwards it: 42 s of talk time, normal clearing, ended now. */
+export function callEndedPayload(callId: string, calledNumber: string, fields: Record<string, unknown> = {}) {
+  return {
+    call_id: callId,
+    called_number: calledNumber,
+    ended_at: String(Math.floor(Date.now() / 1000)),
+    duration_seconds: '42',
+    hangup_cause: '16',
+    ...fields,
+  };
 }
