@@ -2,7 +2,7 @@
 // The field names here are the contract with Asterisk; test/bridge/dialplan.test.ts proves the
 // dialplan sends exactly these.
 import { z } from 'zod';
-import { CallEndedPayload, InboundCallPayload } from '../worker/telephony/contract.ts';
+import { CallEndedPayload, InboundCallPayload } from '../contract/ingest.ts';
 
 /** POST /inbound: CALLERID(num), EXTEN, UNIQUEID, EPOCH — the contract's inbound payload as is. */
 export const INBOUND_FIELDS = ['caller_number', 'called_number', 'call_id', 'timestamp'] as const;

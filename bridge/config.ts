@@ -2,7 +2,7 @@
 // or invalid one stops the daemon with a message naming it (never its value) and exit code 78.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { decodeSecret } from '../worker/telephony/signing.ts';
+import { decodeSecret } from '../contract/signing.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 

@@ -2,7 +2,7 @@
 // keep-alive connection pool. It classifies the outcome; it never retries by itself.
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
-import { webhookHeaders } from '../worker/telephony/signing.ts';
+import { webhookHeaders } from '../contract/signing.ts';
 import type { EventKind } from './spool.ts';
 
 export type ForwardResult =

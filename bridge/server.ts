@@ -2,7 +2,7 @@
 // "hashcompat" form, `key=value&…`, which the dialplan reads with HASH().
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { maskPhoneNumber } from '../worker/telephony/contract.ts';
+import { maskPhoneNumber } from '../contract/ingest.ts';
 import { parseCallEnded, parseInbound } from './asterisk.ts';
 import type { BridgeConfig } from './config.ts';
 import type { Deliverer } from './delivery.ts';

@@ -50,6 +50,8 @@ const BAD_CREDENTIALS: [string, Record<string, string>][] = [
 function expectUnauthorized(response: ApiResponse) {
   const problem = expectProblem(response, 401, 'unauthorized');
   expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+  // An auth failure is about credentials: no cache may keep it.
+  expect(response.headers.get('cache-control')).toBe('no-store');
   for (const token of OPERATOR_TOKENS) expect(response.text).not.toContain(token);
   return problem;
 }
@@ -91,6 +93,7 @@ describe.each(OPERATIONS)('$method $template', ({ method, path, body }) => {
     const response = await api(method, path, { body });
     expect(response.status, response.text).not.toBe(401);
     expect(response.status).toBeLessThan(500);
+    expect(response.headers.get('cache-control')).toBe('no-store');
   });
 });
 

@@ -9,6 +9,7 @@ describe('service endpoints', () => {
     const response = await api('GET', '/healthz', { token: null });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ status: 'ok', checks: { config: 'ok', database: 'ok' } });
+    expect(response.headers.get('cache-control')).toBe('no-store');
   });
 
   it('GET / names the service, its version, environment and links', async () => {

@@ -1,4 +1,4 @@
-// Standard Webhooks signing (worker/telephony/signing.ts), checked against the example published
+// Standard Webhooks signing (contract/signing.ts), checked against the example published
 // with the specification (github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md).
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import {
   signWebhook,
   verifyWebhook,
   webhookHeaders,
-} from '../worker/telephony/signing.ts';
+} from '../contract/signing.ts';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const ID = 'msg_p5jXN8AQM9LWM0D4loKWxJek';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { api, createAiProfile, createPhoneNumber, createTenant, expectProblem, randomDid, sql } from './support/api.ts';
 import { REMOVED_SIGNING_SECRET } from './support/constants.ts';
 import { callEndedPayload, sendCallEnded, sendInbound, signedPost } from './support/telephony.ts';
+import { findLogEntry } from './support/worker-log.ts';
 
 async function acceptedCall(callId = `${Date.now()}.${randomUUID().slice(0, 6)}`, tenantId?: string) {
   const tenant = tenantId ? { id: tenantId } : await createTenant();
@@ -146,6 +147,15 @@ describe('POST /internal/telephony/call-ended/batch', () => {
       body: { events: [event(callId, number.did_number)] },
     });
     expectProblem(unsigned, 401, 'invalid_signature');
+    expect(unsigned.headers.get('cache-control')).toBe('no-store');
     expect(await statuses([callRecordId])).toEqual({ [callRecordId]: 'initiated' });
+  });
+
+  it('logs a badly signed batch as a call-ended request, not as an inbound call', async () => {
+    const webhookId = `msg_${randomUUID()}`;
+    const { number, callId } = await acceptedCall();
+    await sendBatch([event(callId, number.did_number)], { secret: REMOVED_SIGNING_SECRET, id: webhookId });
+    const { entry } = await findLogEntry((e) => e.webhook_id === webhookId && e.level === 'warn');
+    expect(entry?.msg).toBe('[CALL ENDED] rejected: invalid signature');
   });
 });

@@ -215,6 +215,7 @@ describe('inbound signatures', () => {
     const response = await signedPost(INBOUND, payload, options());
     const problem = expectProblem(response, 401, 'invalid_signature');
     expect(problem.detail).toBe('The request is not signed with a current telephony signing secret.');
+    expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await callRows(payload.call_id)).toHaveLength(0);
     expect(await callRows('tampered')).toHaveLength(0);
   });

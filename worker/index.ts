@@ -1,7 +1,7 @@
 // The Worker: builds the app and registers every route. Each route lives in its own file under
 // routes/; cross-cutting behaviour (errors, auth, database, pagination) lives in lib/.
 import pkg from '../package.json' with { type: 'json' };
-import { createApp, requireSettings } from './lib/app.ts';
+import { createApp, noStore, requireSettings } from './lib/app.ts';
 import { authenticate, scopeToTenant } from './lib/auth.ts';
 import { limitApi } from './lib/rate-limit.ts';
 import { registerAiProfileRoutes } from './routes/ai-profiles/index.ts';
@@ -16,13 +16,14 @@ import { registerTenantRoutes } from './routes/tenants/index.ts';
 
 const app = createApp();
 
+// Credentials, tenant data, auth failures and the health report never belong in a cache. First,
+// so that it also marks the answers of middleware that refuses a request.
+for (const path of ['/api/*', '/internal/*', '/healthz']) app.use(path, noStore);
+
 registerRoot(app, pkg.version);
 registerHealth(app);
 
-app.use('/api/*', requireSettings, authenticate, limitApi, async (c, next) => {
-  await next();
-  c.header('cache-control', 'no-store');
-});
+app.use('/api/*', requireSettings, authenticate, limitApi);
 // Every route under a tenant, present and future: a tenant key sees its own tenant only.
 app.use('/api/tenants/:tenant_id', scopeToTenant);
 app.use('/api/tenants/:tenant_id/*', scopeToTenant);

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { normalizeDid } from '../../worker/lib/phone.ts';
+import { normalizeDid } from '../../contract/phone.ts';
 import { OPERATOR_TOKENS } from './constants.ts';
 
 export const OPERATOR = OPERATOR_TOKENS[1];

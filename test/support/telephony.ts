@@ -1,6 +1,6 @@
 // Signed requests to /internal/telephony/*, as the bridge sends them.
 import { randomUUID } from 'node:crypto';
-import { webhookHeaders } from '../../worker/telephony/signing.ts';
+import { webhookHeaders } from '../../contract/signing.ts';
 import { type ApiResponse, api } from './api.ts';
 import { SIGNING_SECRETS } from './constants.ts';
 

@@ -5,41 +5,11 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import type { Actor } from './auth.ts';
-import { type ConfigResult, loadConfig, type Settings } from './config.ts';
-import { type Database, databaseUnavailable, isDatabaseUnavailable, openDatabase, sqlState } from './db.ts';
-import { createLogger, type LogFields, type Logger } from './log.ts';
+import { loadConfig } from './config.ts';
+import { databaseUnavailable, isDatabaseUnavailable, openDatabase, sqlState } from './db.ts';
+import type { App, AppEnv } from './env.ts';
+import { createLogger } from './log.ts';
 import { ApiError, type FieldError, problemResponse } from './problem.ts';
-
-export interface Bindings {
-  DATABASE_URL?: string;
-  ADMIN_API_TOKENS?: string;
-  TELEPHONY_SIGNING_SECRETS?: string;
-  APP_ENV?: string;
-  DEFAULT_COUNTRY?: string;
-  NEON_WS_PROXY?: string;
-  TELEPHONY_ALLOWED_IPS?: string;
-  API_RATE_LIMITER?: RateLimit;
-  INGEST_RATE_LIMITER?: RateLimit;
-}
-
-export type AppEnv = {
-  Bindings: Bindings;
-  Variables: {
-    requestId: string;
-    log: Logger;
-    config: ConfigResult;
-    /** Only on routes behind requireSettings (all of /api). */
-    settings: Settings;
-    actor: Actor;
-    /** The request's database, connected on first use and closed after the response. */
-    db: () => Database;
-    /** What the request's one log line says beyond method, path, status and duration. */
-    logEntry?: { msg: string; fields: LogFields };
-  };
-};
-
-export type App = OpenAPIHono<AppEnv>;
 
 const MAX_BODY_BYTES = 64 * 1024;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -132,10 +102,7 @@ export function createApp(): App {
           'method_not_allowed',
           'Method not allowed',
           `${c.req.method} is not supported here. Allowed: ${allowed.join(', ')}.`,
-          undefined,
-          {
-            allow: allowed.join(', '),
-          },
+          { headers: { allow: allowed.join(', ') } },
         ),
       );
     }
@@ -143,6 +110,12 @@ export function createApp(): App {
   });
 
   return app;
+}
+
+/** Marks the response, whatever produced it (route, refusing middleware, error handler), as not cacheable. */
+export async function noStore(c: Context<AppEnv>, next: () => Promise<void>) {
+  await next();
+  c.header('cache-control', 'no-store');
 }
 
 /** For every route that needs valid configuration: 503 problem+json otherwise. */
@@ -180,7 +153,7 @@ function validationHook(
       'validation_failed',
       'Invalid request',
       `The ${where} did not pass validation: ${errors.map((e) => `${e.path || '(body)'}: ${e.message}`).join('; ')}.`,
-      errors,
+      { errors },
     ),
   );
 }

@@ -2,8 +2,9 @@
 // there is never a change without its record nor a record without its change.
 import type { Context } from 'hono';
 import { auditEvents } from '../db/schema.ts';
-import type { AppEnv } from './app.ts';
+import { clientAddress } from './client-address.ts';
 import type { Transaction } from './db.ts';
+import type { AppEnv } from './env.ts';
 
 export type AuditAction =
   | 'tenant.created'
@@ -35,7 +36,7 @@ export async function recordAudit(tx: Transaction, c: Context<AppEnv>, entry: Au
     resourceId: entry.resourceId,
     changes: withoutUndefined(entry.changes),
     requestId: c.var.requestId,
-    sourceIp: c.req.header('cf-connecting-ip') ?? null,
+    sourceIp: clientAddress(c) ?? null,
   });
 }
 

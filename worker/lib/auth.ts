@@ -4,12 +4,11 @@
 import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from './app.ts';
+import { clientAddress } from './client-address.ts';
+import type { Actor, AppEnv } from './env.ts';
 import { ApiError, notFound } from './problem.ts';
-import { clientAddress, enforce } from './rate-limit.ts';
+import { enforce } from './rate-limit.ts';
 import { toIso } from './time.ts';
-
-export type Actor = { type: 'operator'; id: string } | { type: 'api_key'; id: string; tenantId: string };
 
 const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i;
 export const API_KEY_PREFIX = 'vca_';
@@ -101,8 +100,7 @@ function unauthorized(presented: boolean) {
     'unauthorized',
     'Unauthorized',
     'Send a valid operator token or tenant API key as "Authorization: Bearer <token>".',
-    undefined,
-    { 'www-authenticate': presented ? 'Bearer realm="vca", error="invalid_token"' : 'Bearer realm="vca"' },
+    { headers: { 'www-authenticate': presented ? 'Bearer realm="vca", error="invalid_token"' : 'Bearer realm="vca"' } },
   );
 }
 

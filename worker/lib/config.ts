@@ -5,7 +5,7 @@
 import ipaddr from 'ipaddr.js';
 import { getCountries } from 'libphonenumber-js/max';
 import { z } from 'zod';
-import { decodeSecret } from '../telephony/signing.ts';
+import { decodeSecret } from '../../contract/signing.ts';
 
 const COUNTRIES = new Set<string>(getCountries());
 

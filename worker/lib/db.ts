@@ -63,14 +63,6 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
-export function constraintName(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const constraint = (e as { constraint?: unknown }).constraint;
-    if (typeof constraint === 'string') return constraint;
-  }
-  return undefined;
-}
-
 /** True when the database could not be reached or refused service (not a bug of ours). */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const state = sqlState(error);
@@ -84,6 +76,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 export const databaseUnavailable = () =>
-  new ApiError(503, 'database_unavailable', 'Service unavailable', 'The database is unreachable. Try again shortly.', undefined, {
-    'retry-after': '5',
+  new ApiError(503, 'database_unavailable', 'Service unavailable', 'The database is unreachable. Try again shortly.', {
+    headers: { 'retry-after': '5' },
   });

@@ -54,9 +54,9 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
     const { c, i } = cursorSchema.parse(JSON.parse(json));
     return { createdAt: c, id: i };
   } catch {
-    throw new ApiError(400, 'invalid_cursor', 'Invalid request', 'The cursor is not one this API issued. Start again without a cursor.', [
-      { path: 'cursor', message: 'not a valid cursor' },
-    ]);
+    throw new ApiError(400, 'invalid_cursor', 'Invalid request', 'The cursor is not one this API issued. Start again without a cursor.', {
+      errors: [{ path: 'cursor', message: 'not a valid cursor' }],
+    });
   }
 }
 

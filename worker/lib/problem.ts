@@ -9,6 +9,13 @@ export interface FieldError {
   message: string;
 }
 
+export interface ApiErrorOptions {
+  /** Per-field validation errors, for 400 validation_failed. */
+  errors?: FieldError[];
+  /** Extra response headers (Retry-After, Allow, WWW-Authenticate). */
+  headers?: Record<string, string>;
+}
+
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   readonly code: string;
@@ -17,22 +24,15 @@ export class ApiError extends Error {
   readonly errors?: FieldError[];
   readonly headers?: Record<string, string>;
 
-  constructor(
-    status: ContentfulStatusCode,
-    code: string,
-    title: string,
-    detail: string,
-    errors?: FieldError[],
-    headers?: Record<string, string>,
-  ) {
+  constructor(status: ContentfulStatusCode, code: string, title: string, detail: string, options: ApiErrorOptions = {}) {
     super(detail);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.title = title;
     this.detail = detail;
-    this.errors = errors;
-    this.headers = headers;
+    this.errors = options.errors;
+    this.headers = options.headers;
   }
 }
 

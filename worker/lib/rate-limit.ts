@@ -1,8 +1,8 @@
 // Request rate limits with the Workers Rate Limiting binding: per API key or operator token on
 // /api, per source address on /internal. The limits live in wrangler.toml ([[ratelimits]]).
-import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from './app.ts';
+import { clientAddress } from './client-address.ts';
+import type { AppEnv } from './env.ts';
 import { ApiError } from './problem.ts';
 
 /** The binding's window (wrangler.toml `period`): a client refused now may try again after it. */
@@ -13,8 +13,8 @@ export async function enforce(limiter: RateLimit | undefined, key: string) {
   if (!limiter) return;
   const { success } = await limiter.limit({ key });
   if (!success) {
-    throw new ApiError(429, 'rate_limited', 'Too many requests', `Too many requests; try again in ${WINDOW_SECONDS} seconds.`, undefined, {
-      'retry-after': String(WINDOW_SECONDS),
+    throw new ApiError(429, 'rate_limited', 'Too many requests', `Too many requests; try again in ${WINDOW_SECONDS} seconds.`, {
+      headers: { 'retry-after': String(WINDOW_SECONDS) },
     });
   }
 }
@@ -30,8 +30,3 @@ export const limitIngest = createMiddleware<AppEnv>(async (c, next) => {
   await enforce(c.env.INGEST_RATE_LIMITER, `ingest:${clientAddress(c) ?? 'unknown'}`);
   await next();
 });
-
-/** The caller's address as Cloudflare's edge saw it (it sets this header and overwrites any sent). */
-export function clientAddress(c: Context<AppEnv>): string | undefined {
-  return c.req.header('cf-connecting-ip') ?? undefined;
-}

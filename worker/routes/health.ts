@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
-import type { App } from '../lib/app.ts';
-import { jsonResponse } from './params.ts';
+import type { App } from '../lib/env.ts';
+import { jsonResponse } from './openapi.ts';
 
 const DATABASE_CHECK_TIMEOUT_MS = 3_000;
 
@@ -34,7 +34,6 @@ export function registerHealth(app: App) {
       database: config.ok ? await checkDatabase(() => c.var.db().execute(sql`select 1`)) : 'not checked: configuration is invalid',
     };
     const ok = checks.config === 'ok' && checks.database === 'ok';
-    c.header('cache-control', 'no-store');
     return c.json({ status: ok ? ('ok' as const) : ('error' as const), checks }, ok ? 200 : 503);
   });
 }

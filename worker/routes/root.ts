@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
-import type { App } from '../lib/app.ts';
-import { jsonResponse } from './params.ts';
+import type { App } from '../lib/env.ts';
+import { jsonResponse } from './openapi.ts';
 
 export const SERVICE_NAME = 'VCA';
 

@@ -3,8 +3,8 @@
 // tenant is what they find out), so they run as SECURITY DEFINER functions (drizzle/0002), the
 // only way past row-level security, rather than inside withTenant.
 import { sql } from 'drizzle-orm';
+import { NORMAL_CLEARING_CAUSES } from '../../contract/ingest.ts';
 import type { Database } from '../lib/db.ts';
-import { NORMAL_CLEARING_CAUSES } from './contract.ts';
 
 export interface InboundResolution {
   tenant_id: string;

@@ -2,11 +2,11 @@
 // DID; numbers are provisioned by hand on the trunk and in the dialplan, so register/unregister
 // fail explicitly rather than pretend (the seed design's decision).
 
+import type { InboundErrorCode } from '../../contract/ingest.ts';
+import { normalizeDid } from '../../contract/phone.ts';
 import { type Database, databaseUnavailable } from '../lib/db.ts';
-import { normalizeDid } from '../lib/phone.ts';
 import { type CallEvent, type InboundCall, ManualProvisioningError, type NumberRegistration, type TelephonyAdapter } from './adapter.ts';
 import { resolveAndRecordInboundCall } from './calls.ts';
-import type { InboundErrorCode } from './contract.ts';
 
 export class TataTelephonyAdapter implements TelephonyAdapter {
   readonly #db: Database;

@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { aiProfiles } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit, redactText } from '../../lib/audit.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonBody, jsonResponse, TenantParams } from '../openapi.ts';
 import { clearDefaultProfile } from './default-profile.ts';
 import { AiProfileSchema, CreateAiProfileBody, presentAiProfile } from './schema.ts';
 
@@ -13,7 +13,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/ai-profiles',
   tags: ['AI profiles'],
   summary: 'Create an AI profile',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams, body: jsonBody(CreateAiProfileBody) },
   responses: { 201: jsonResponse(AiProfileSchema, 'The new profile'), ...problems(400, 401, 404, 413, 415, 503) },
 });

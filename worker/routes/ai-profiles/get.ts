@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { aiProfiles } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { AiProfileParams, jsonResponse, operatorSecurity } from '../params.ts';
+import { AiProfileParams, bearerSecurity, jsonResponse } from '../openapi.ts';
 import { AiProfileSchema, presentAiProfile } from './schema.ts';
 
 const route = createRoute({
@@ -12,7 +12,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/ai-profiles/{ai_profile_id}',
   tags: ['AI profiles'],
   summary: 'Get an AI profile',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: AiProfileParams },
   responses: { 200: jsonResponse(AiProfileSchema, 'The AI profile'), ...problems(401, 404, 503) },
 });

@@ -1,4 +1,4 @@
-import type { App } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { registerCreateAiProfile } from './create.ts';
 import { registerGetAiProfile } from './get.ts';
 import { registerListAiProfiles } from './list.ts';

@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, desc, eq } from 'drizzle-orm';
 import { aiProfiles } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { afterCursor, decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 import { AiProfilePageSchema, presentAiProfile } from './schema.ts';
 
 const route = createRoute({
@@ -13,7 +13,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/ai-profiles',
   tags: ['AI profiles'],
   summary: 'List a tenant’s AI profiles',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams, query: z.object(pageQuery) },
   responses: { 200: jsonResponse(AiProfilePageSchema, 'A page of AI profiles'), ...problems(400, 401, 404, 503) },
 });

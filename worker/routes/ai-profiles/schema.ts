@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
+import { storableText } from '../../../contract/text.ts';
 import { aiProfileRole, type aiProfiles } from '../../db/schema.ts';
 import { pageSchema } from '../../lib/pagination.ts';
-import { storableText } from '../../lib/text.ts';
 import { toIso } from '../../lib/time.ts';
 
 const name = storableText(z.string().trim().min(1).max(200)).openapi({ example: 'Front desk' });

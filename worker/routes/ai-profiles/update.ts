@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { aiProfiles } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit, redactText } from '../../lib/audit.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { AiProfileParams, jsonBody, jsonResponse, operatorSecurity } from '../params.ts';
+import { AiProfileParams, bearerSecurity, jsonBody, jsonResponse } from '../openapi.ts';
 import { clearDefaultProfile } from './default-profile.ts';
 import { AiProfileSchema, presentAiProfile, UpdateAiProfileBody } from './schema.ts';
 
@@ -15,7 +15,7 @@ const route = createRoute({
   tags: ['AI profiles'],
   summary: 'Update an AI profile',
   description: 'Setting `is_default: true` makes this the tenant’s only default profile, atomically.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: AiProfileParams, body: jsonBody(UpdateAiProfileBody) },
   responses: { 200: jsonResponse(AiProfileSchema, 'The updated profile'), ...problems(400, 401, 404, 413, 415, 503) },
 });

@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { apiKeys } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
 import { generateApiKey, operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonBody, jsonResponse, TenantParams } from '../openapi.ts';
 import { CreateApiKeyBody, CreatedApiKeySchema, presentApiKey } from './schema.ts';
 
 const route = createRoute({
@@ -14,7 +14,7 @@ const route = createRoute({
   tags: ['API keys'],
   summary: 'Issue an API key for a tenant',
   description: 'Operator only. The answer carries the secret in `key`, once; only its SHA-256 hash is stored.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { params: TenantParams, body: jsonBody(CreateApiKeyBody) },
   responses: { 201: jsonResponse(CreatedApiKeySchema, 'The new key, with its secret'), ...problems(400, 401, 403, 404, 413, 415, 503) },

@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { apiKeys } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { ApiKeyParams, jsonResponse, operatorSecurity } from '../params.ts';
+import { ApiKeyParams, bearerSecurity, jsonResponse } from '../openapi.ts';
 import { ApiKeySchema, presentApiKey } from './schema.ts';
 
 const route = createRoute({
@@ -13,7 +13,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/api-keys/{api_key_id}',
   tags: ['API keys'],
   summary: 'Get an API key (never its secret)',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { params: ApiKeyParams },
   responses: { 200: jsonResponse(ApiKeySchema, 'The API key'), ...problems(401, 403, 404, 503) },

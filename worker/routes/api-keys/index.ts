@@ -1,4 +1,4 @@
-import type { App } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { registerCreateApiKey } from './create.ts';
 import { registerGetApiKey } from './get.ts';
 import { registerListApiKeys } from './list.ts';

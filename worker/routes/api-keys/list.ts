@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, desc, eq } from 'drizzle-orm';
 import { apiKeys } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { afterCursor, decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 import { ApiKeyPageSchema, presentApiKey } from './schema.ts';
 
 const route = createRoute({
@@ -15,7 +15,7 @@ const route = createRoute({
   tags: ['API keys'],
   summary: 'List a tenant’s API keys (never their secrets)',
   description: 'Operator only. Revoked and expired keys are listed too.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { params: TenantParams, query: z.object(pageQuery) },
   responses: { 200: jsonResponse(ApiKeyPageSchema, 'A page of API keys'), ...problems(400, 401, 403, 404, 503) },

@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { apiKeys } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { ApiKeyParams, operatorSecurity } from '../params.ts';
+import { ApiKeyParams, bearerSecurity } from '../openapi.ts';
 
 const route = createRoute({
   method: 'delete',
@@ -14,7 +14,7 @@ const route = createRoute({
   tags: ['API keys'],
   summary: 'Revoke an API key',
   description: 'Operator only. The key stops working at once; its row stays, with `revoked_at`. Revoking again changes nothing.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { params: ApiKeyParams },
   responses: { 204: { description: 'Revoked' }, ...problems(401, 403, 404, 503) },

@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import { storableText } from '../../../contract/text.ts';
 import type { apiKeys } from '../../db/schema.ts';
+import { API_KEY_PREFIX } from '../../lib/auth.ts';
 import { pageSchema } from '../../lib/pagination.ts';
-import { storableText } from '../../lib/text.ts';
 import { toIso } from '../../lib/time.ts';
 
 export const ApiKeySchema = z
@@ -9,9 +10,10 @@ export const ApiKeySchema = z
     id: z.uuid(),
     tenant_id: z.uuid(),
     name: z.string(),
-    prefix: z
-      .string()
-      .openapi({ description: 'The start of the key, to recognise it; the rest is never shown again.', example: 'vca_Xk3v9Qp1Lm2R' }),
+    prefix: z.string().openapi({
+      description: 'The start of the key, to recognise it; the rest is never shown again.',
+      example: `${API_KEY_PREFIX}Xk3v9Qp1Lm2R`,
+    }),
     created_at: z.iso.datetime(),
     expires_at: z.iso.datetime().nullable(),
     revoked_at: z.iso.datetime().nullable(),
@@ -20,7 +22,7 @@ export const ApiKeySchema = z
   .openapi('ApiKey');
 
 export const CreatedApiKeySchema = ApiKeySchema.extend({
-  key: z.string().openapi({ description: 'The secret. Shown once, here; store it now.', example: 'vca_Xk3v9Qp1Lm2R…' }),
+  key: z.string().openapi({ description: 'The secret. Shown once, here; store it now.', example: `${API_KEY_PREFIX}Xk3v9Qp1Lm2R…` }),
 }).openapi('CreatedApiKey');
 
 export const ApiKeyPageSchema = pageSchema(ApiKeySchema, 'ApiKeyPage');
@@ -41,7 +43,7 @@ export function presentApiKey(row: typeof apiKeys.$inferSelect): z.infer<typeof 
     id: row.id,
     tenant_id: row.tenantId,
     name: row.name,
-    prefix: `vca_${row.prefix}`,
+    prefix: `${API_KEY_PREFIX}${row.prefix}`,
     created_at: toIso(row.createdAt),
     expires_at: toIso(row.expiresAt),
     revoked_at: toIso(row.revokedAt),

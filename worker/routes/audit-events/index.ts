@@ -1,4 +1,4 @@
-import type { App } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { registerListAuditEvents } from './list.ts';
 
 export function registerAuditEventRoutes(app: App) {

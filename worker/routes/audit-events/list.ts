@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, desc, eq } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { afterCursor, decodeCursor, pageQuery, pageSchema, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
 import { toIso } from '../../lib/time.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 
 const AuditEventSchema = z
   .object({
@@ -33,7 +33,7 @@ const route = createRoute({
   tags: ['Audit'],
   summary: 'The tenant’s audit log',
   description: 'Every change made through the API, newest first: who (operator fingerprint or API key), what, when, from where.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams, query: z.object(pageQuery) },
   responses: {
     200: jsonResponse(pageSchema(AuditEventSchema, 'AuditEventPage'), 'A page of audit events'),

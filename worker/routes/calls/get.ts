@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { calls } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { CallParams, jsonResponse, operatorSecurity } from '../params.ts';
+import { bearerSecurity, CallParams, jsonResponse } from '../openapi.ts';
 import { CallSchema, presentCall } from './schema.ts';
 
 const route = createRoute({
@@ -12,7 +12,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/calls/{call_id}',
   tags: ['Calls'],
   summary: 'Get a call',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: CallParams },
   responses: { 200: jsonResponse(CallSchema, 'The call'), ...problems(401, 404, 503) },
 });

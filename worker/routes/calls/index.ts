@@ -1,4 +1,4 @@
-import type { App } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { registerGetCall } from './get.ts';
 import { registerListCalls } from './list.ts';
 import { registerCallStats } from './stats.ts';

@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, desc, eq, gte, lt } from 'drizzle-orm';
 import { calls } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { afterCursor, decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 import { CallListQuery, CallPageSchema, isoMicros, microsToIso, presentCall } from './schema.ts';
 
 const route = createRoute({
@@ -14,7 +14,7 @@ const route = createRoute({
   tags: ['Calls'],
   summary: 'List a tenant’s calls',
   description: 'Newest first. Calls are recorded by the telephony ingest; this API only reads them.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams, query: CallListQuery.safeExtend(pageQuery) },
   responses: { 200: jsonResponse(CallPageSchema, 'A page of calls'), ...problems(400, 401, 404, 503) },
 });

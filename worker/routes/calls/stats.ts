@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { callStatus } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 import { EARLIEST, fromFilter, isoMicros, microsToIso, toFilter } from './schema.ts';
 
 const DEFAULT_DAYS = 30;
@@ -31,7 +31,7 @@ const route = createRoute({
   tags: ['Calls'],
   summary: 'Call statistics for a period',
   description: `Counts by status, total and average talk time, and calls per UTC day, for calls started in [from, to). Defaults to the last ${DEFAULT_DAYS} days; at most ${MAX_DAYS} days.`,
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams, query: z.object({ from: fromFilter, to: toFilter }) },
   responses: { 200: jsonResponse(CallStatsSchema, 'The statistics'), ...problems(400, 401, 404, 503) },
 });
@@ -104,5 +104,5 @@ export function registerCallStats(app: App) {
 }
 
 function rangeError(detail: string) {
-  return new ApiError(400, 'invalid_range', 'Invalid request', detail, [{ path: 'from', message: detail }]);
+  return new ApiError(400, 'invalid_range', 'Invalid request', detail, { errors: [{ path: 'from', message: detail }] });
 }

@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
+import { normalizeDid } from '../../../contract/phone.ts';
 import { phoneNumbers } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
-import { normalizeDid } from '../../lib/phone.ts';
+import type { App } from '../../lib/env.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
-import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonBody, jsonResponse, TenantParams } from '../openapi.ts';
 import { CreatePhoneNumberBody, PhoneNumberSchema, presentPhoneNumber } from './schema.ts';
 
 const route = createRoute({
@@ -15,7 +15,7 @@ const route = createRoute({
   tags: ['Phone numbers'],
   summary: 'Attach a phone number (DID) to a tenant',
   description: 'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
   middleware: [operatorOnly] as const,
   request: { params: TenantParams, body: jsonBody(CreatePhoneNumberBody) },
@@ -28,9 +28,11 @@ export function registerCreatePhoneNumber(app: App) {
     const body = c.req.valid('json');
     const did = normalizeDid(body.did_number, c.var.settings.DEFAULT_COUNTRY);
     if (!did) {
-      throw new ApiError(400, 'invalid_did', 'Invalid request', 'did_number is not a valid phone number.', [
-        { path: 'did_number', message: `not a valid phone number (national numbers are read as ${c.var.settings.DEFAULT_COUNTRY})` },
-      ]);
+      throw new ApiError(400, 'invalid_did', 'Invalid request', 'did_number is not a valid phone number.', {
+        errors: [
+          { path: 'did_number', message: `not a valid phone number (national numbers are read as ${c.var.settings.DEFAULT_COUNTRY})` },
+        ],
+      });
     }
     const row = await withTenant(c.var.db(), tenant_id, async (tx) => {
       // The unique index on did_number decides races; ON CONFLICT keeps the loser's answer a clean 409.

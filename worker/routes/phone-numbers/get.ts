@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { phoneNumbers } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, PhoneNumberParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, PhoneNumberParams } from '../openapi.ts';
 import { PhoneNumberSchema, presentPhoneNumber } from './schema.ts';
 
 const route = createRoute({
@@ -12,7 +12,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/phone-numbers/{phone_number_id}',
   tags: ['Phone numbers'],
   summary: 'Get a phone number',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: PhoneNumberParams },
   responses: { 200: jsonResponse(PhoneNumberSchema, 'The phone number'), ...problems(401, 404, 503) },
 });

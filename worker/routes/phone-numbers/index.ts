@@ -1,4 +1,4 @@
-import type { App } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { registerCreatePhoneNumber } from './create.ts';
 import { registerGetPhoneNumber } from './get.ts';
 import { registerListPhoneNumbers } from './list.ts';

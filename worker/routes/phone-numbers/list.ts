@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, desc, eq } from 'drizzle-orm';
 import { phoneNumbers } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { afterCursor, decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 import { PhoneNumberListQuery, PhoneNumberPageSchema, presentPhoneNumber } from './schema.ts';
 
 const route = createRoute({
@@ -13,7 +13,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/phone-numbers',
   tags: ['Phone numbers'],
   summary: 'List a tenant’s phone numbers',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams, query: PhoneNumberListQuery.extend(pageQuery) },
   responses: { 200: jsonResponse(PhoneNumberPageSchema, 'A page of phone numbers'), ...problems(400, 401, 404, 503) },
 });

@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { phoneNumbers } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
-import { jsonBody, jsonResponse, operatorSecurity, PhoneNumberParams } from '../params.ts';
+import { bearerSecurity, jsonBody, jsonResponse, PhoneNumberParams } from '../openapi.ts';
 import { PhoneNumberSchema, presentPhoneNumber, UpdatePhoneNumberBody } from './schema.ts';
 
 const route = createRoute({
@@ -15,7 +15,7 @@ const route = createRoute({
   tags: ['Phone numbers'],
   summary: 'Activate or deactivate a phone number',
   description: 'Only `is_active` can change. An inactive number’s calls are rejected.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
   middleware: [operatorOnly] as const,
   request: { params: PhoneNumberParams, body: jsonBody(UpdatePhoneNumberBody) },

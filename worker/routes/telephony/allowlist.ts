@@ -1,8 +1,8 @@
 import { createMiddleware } from 'hono/factory';
 import ipaddr from 'ipaddr.js';
-import type { AppEnv } from '../../lib/app.ts';
+import { clientAddress } from '../../lib/client-address.ts';
+import type { AppEnv } from '../../lib/env.ts';
 import { ApiError } from '../../lib/problem.ts';
-import { clientAddress } from '../../lib/rate-limit.ts';
 
 /**
  * With TELEPHONY_ALLOWED_IPS set, only those addresses (the bridge hosts) reach the ingest at all:

@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { App } from '../../lib/app.ts';
-import { normalizeDid } from '../../lib/phone.ts';
+import { CALL_ENDED_BATCH_MAX, CallEndedBatchAnswer, CallEndedBatchPayload } from '../../../contract/ingest.ts';
+import { normalizeDid } from '../../../contract/phone.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
 import { recordCallsEnded } from '../../telephony/calls.ts';
-import { CALL_ENDED_BATCH_MAX, CallEndedBatchAnswer, CallEndedBatchPayload } from '../../telephony/contract.ts';
-import { jsonBody, jsonResponse } from '../params.ts';
+import { jsonBody, jsonResponse } from '../openapi.ts';
 import { callEnd, endedAnswer, endedLogFields } from './call-ended.ts';
 
 const route = createRoute({

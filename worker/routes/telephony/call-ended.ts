@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { App } from '../../lib/app.ts';
-import { normalizeDid } from '../../lib/phone.ts';
+import { CallEndedAnswer, CallEndedPayload, type CallEndedAnswer as EndedAnswer } from '../../../contract/ingest.ts';
+import { normalizeDid } from '../../../contract/phone.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
 import { recordCallEnded } from '../../telephony/calls.ts';
-import { CallEndedAnswer, CallEndedPayload, type CallEndedAnswer as EndedAnswer } from '../../telephony/contract.ts';
-import { jsonBody, jsonResponse } from '../params.ts';
+import { jsonBody, jsonResponse } from '../openapi.ts';
 
 const route = createRoute({
   method: 'post',

@@ -1,15 +1,15 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { App } from '../../lib/app.ts';
-import { problems } from '../../lib/problem.ts';
 import {
   type InboundCallAnswer as InboundAnswer,
   InboundCallAnswer,
   InboundCallPayload,
   type InboundErrorCode,
   maskPhoneNumber,
-} from '../../telephony/contract.ts';
+} from '../../../contract/ingest.ts';
+import type { App } from '../../lib/env.ts';
+import { problems } from '../../lib/problem.ts';
 import { TataTelephonyAdapter } from '../../telephony/tata.ts';
-import { jsonBody, jsonResponse } from '../params.ts';
+import { jsonBody, jsonResponse } from '../openapi.ts';
 
 const route = createRoute({
   method: 'post',

@@ -1,5 +1,5 @@
-import type { App } from '../../lib/app.ts';
 import { requireSettings } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { limitIngest } from '../../lib/rate-limit.ts';
 import { requireAllowedAddress } from './allowlist.ts';
 import { registerCallEnded } from './call-ended.ts';
@@ -8,10 +8,7 @@ import { registerInboundCall } from './inbound.ts';
 import { requireSignature } from './signature.ts';
 
 export function registerTelephonyRoutes(app: App) {
-  app.use('/internal/telephony/*', requireSettings, requireAllowedAddress, limitIngest, requireSignature, async (c, next) => {
-    await next();
-    c.header('cache-control', 'no-store');
-  });
+  app.use('/internal/telephony/*', requireSettings, requireAllowedAddress, limitIngest, requireSignature);
   app.openAPIRegistry.registerComponent('securitySchemes', 'webhookSignature', {
     type: 'apiKey',
     in: 'header',

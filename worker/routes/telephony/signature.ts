@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from '../../lib/app.ts';
+import { verifyWebhook } from '../../../contract/signing.ts';
+import type { AppEnv } from '../../lib/env.ts';
 import { ApiError } from '../../lib/problem.ts';
-import { verifyWebhook } from '../../telephony/signing.ts';
 
 /**
  * Every /internal/telephony request must carry a Standard Webhooks signature by one of
@@ -21,6 +21,9 @@ export const requireSignature = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-export function logPrefix(path: string) {
-  return path.endsWith('/call-ended') ? '[CALL ENDED]' : '[INBOUND CALL]';
+/** The tag the route's own log lines carry, so a refused request is found beside the accepted ones. */
+function logPrefix(path: string) {
+  if (path.startsWith('/internal/telephony/call-ended')) return '[CALL ENDED]';
+  if (path.startsWith('/internal/telephony/inbound')) return '[INBOUND CALL]';
+  return '[TELEPHONY]';
 }

@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { tenants } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withNewTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonBody, jsonResponse, operatorSecurity } from '../params.ts';
+import { bearerSecurity, jsonBody, jsonResponse } from '../openapi.ts';
 import { CreateTenantBody, presentTenant, TenantSchema } from './schema.ts';
 
 const route = createRoute({
@@ -13,7 +13,7 @@ const route = createRoute({
   path: '/api/tenants',
   tags: ['Tenants'],
   summary: 'Create a tenant',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { body: jsonBody(CreateTenantBody) },
   responses: { 201: jsonResponse(TenantSchema, 'The new tenant'), ...problems(400, 401, 413, 415, 503) },

@@ -1,8 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { App } from '../../lib/app.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonResponse, TenantParams } from '../openapi.ts';
 import { presentTenant, TenantSchema } from './schema.ts';
 
 const route = createRoute({
@@ -10,7 +10,7 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}',
   tags: ['Tenants'],
   summary: 'Get a tenant',
-  security: operatorSecurity,
+  security: bearerSecurity,
   request: { params: TenantParams },
   responses: { 200: jsonResponse(TenantSchema, 'The tenant'), ...problems(401, 404, 503) },
 });

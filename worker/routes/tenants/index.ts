@@ -1,4 +1,4 @@
-import type { App } from '../../lib/app.ts';
+import type { App } from '../../lib/env.ts';
 import { registerCreateTenant } from './create.ts';
 import { registerGetTenant } from './get.ts';
 import { registerListTenants } from './list.ts';

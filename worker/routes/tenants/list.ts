@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
-import type { App } from '../../lib/app.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import type { Tenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonResponse, operatorSecurity } from '../params.ts';
+import { bearerSecurity, jsonResponse } from '../openapi.ts';
 import { presentTenant, TenantListQuery, TenantPageSchema } from './schema.ts';
 
 const route = createRoute({
@@ -14,7 +14,7 @@ const route = createRoute({
   tags: ['Tenants'],
   summary: 'List tenants',
   description: 'All tenants, newest first, including suspended and deleted ones. Operator only.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { query: TenantListQuery.extend(pageQuery) },
   responses: { 200: jsonResponse(TenantPageSchema, 'A page of tenants'), ...problems(400, 401, 503) },

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import { storableText } from '../../../contract/text.ts';
 import { tenantPlan, tenantStatus } from '../../db/schema.ts';
 import type { Tenant } from '../../lib/db.ts';
 import { pageSchema } from '../../lib/pagination.ts';
-import { storableText } from '../../lib/text.ts';
 import { toIso } from '../../lib/time.ts';
 
 const status = z.enum(tenantStatus.enumValues).openapi({ description: 'Suspended and deleted tenants receive no calls.' });

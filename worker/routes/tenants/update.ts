@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
 import { tenants } from '../../db/schema.ts';
-import type { App } from '../../lib/app.ts';
 import { recordAudit } from '../../lib/audit.ts';
 import { operatorOnly } from '../../lib/auth.ts';
 import { withTenant } from '../../lib/db.ts';
+import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { jsonBody, jsonResponse, operatorSecurity, TenantParams } from '../params.ts';
+import { bearerSecurity, jsonBody, jsonResponse, TenantParams } from '../openapi.ts';
 import { presentTenant, TenantSchema, UpdateTenantBody } from './schema.ts';
 
 const route = createRoute({
@@ -15,7 +15,7 @@ const route = createRoute({
   tags: ['Tenants'],
   summary: 'Change a tenant’s status or plan',
   description: 'Only `status` and `plan` can change. A suspended or deleted tenant’s numbers stop receiving calls.',
-  security: operatorSecurity,
+  security: bearerSecurity,
   middleware: [operatorOnly] as const,
   request: { params: TenantParams, body: jsonBody(UpdateTenantBody) },
   responses: { 200: jsonResponse(TenantSchema, 'The updated tenant'), ...problems(400, 401, 404, 413, 415, 503) },

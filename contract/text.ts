@@ -1,3 +1,4 @@
+// Text rules the API and the ingest share.
 import type { z } from 'zod';
 
 /**

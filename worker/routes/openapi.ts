@@ -1,5 +1,6 @@
-// Path parameters shared by the tenant-scoped routes. A value that is not a UUID is answered
-// 404 by the validation hook (lib/app.ts): it cannot name anything that exists.
+// OpenAPI building blocks the routes share: path parameters, the security requirement, and JSON
+// bodies and answers. A path id that is not a UUID is answered 404 by the validation hook
+// (lib/app.ts): it cannot name anything that exists.
 import { z } from '@hono/zod-openapi';
 
 const id = (name: string, description: string) =>
@@ -16,7 +17,7 @@ export const CallParams = TenantParams.extend({ call_id: id('call_id', 'Call id'
 export const ApiKeyParams = TenantParams.extend({ api_key_id: id('api_key_id', 'API key id') });
 
 /** Operator token or tenant API key; routes marked operator-only answer 403 to tenant keys. */
-export const operatorSecurity = [{ bearerAuth: [] }];
+export const bearerSecurity = [{ bearerAuth: [] }];
 
 export const jsonBody = <T>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 

@@ -1,7 +1,8 @@
 // The ingest contract between the bridge and the Worker: request payloads and answers of
-// /internal/telephony/*. Runtime-neutral (zod only) — the bridge imports this file.
+// /internal/telephony/*, and their limits. contract/ is what both sides share: runtime-neutral
+// (zod and Web Crypto only), and it imports nothing from worker/ or bridge/ (test/layout.test.ts).
 import { z } from 'zod';
-import { storableText } from '../lib/text.ts';
+import { storableText } from './text.ts';
 
 /** Unix epoch seconds, as Asterisk's ${EPOCH} gives them (a string) or as a number. */
 const epochSeconds = z

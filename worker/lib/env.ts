@@ -1,0 +1,41 @@
+// The types every part of the Worker shares: its bindings, the per-request context variables, the
+// app type and who is calling. They live apart from the app factory so that middleware (auth,
+// rate limits, audit) and routes can name them without importing the app, and nothing in lib/
+// imports in a circle.
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { ConfigResult, Settings } from './config.ts';
+import type { Database } from './db.ts';
+import type { LogFields, Logger } from './log.ts';
+
+export interface Bindings {
+  DATABASE_URL?: string;
+  ADMIN_API_TOKENS?: string;
+  TELEPHONY_SIGNING_SECRETS?: string;
+  APP_ENV?: string;
+  DEFAULT_COUNTRY?: string;
+  NEON_WS_PROXY?: string;
+  TELEPHONY_ALLOWED_IPS?: string;
+  API_RATE_LIMITER?: RateLimit;
+  INGEST_RATE_LIMITER?: RateLimit;
+}
+
+/** Who is calling /api: an operator token, or a tenant's API key (which sees that tenant only). */
+export type Actor = { type: 'operator'; id: string } | { type: 'api_key'; id: string; tenantId: string };
+
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: {
+    requestId: string;
+    log: Logger;
+    config: ConfigResult;
+    /** Only on routes behind requireSettings (all of /api). */
+    settings: Settings;
+    actor: Actor;
+    /** The request's database, connected on first use and closed after the response. */
+    db: () => Database;
+    /** What the request's one log line says beyond method, path, status and duration. */
+    logEntry?: { msg: string; fields: LogFields };
+  };
+};
+
+export type App = OpenAPIHono<AppEnv>;
