@@ -2,11 +2,14 @@
 // keep-alive connection pool. It classifies the outcome; it never retries by itself.
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
+import type { z } from 'zod';
+import { CallEndedAnswer, CallEndedBatchAnswer, InboundCallAnswer } from '../contract/ingest.ts';
 import { webhookHeaders } from '../contract/signing.ts';
 import type { EventKind } from './spool.ts';
 
-export type ForwardResult =
-  | { outcome: 'answered'; body: Record<string, unknown> }
+export type ForwardResult<Answer = unknown> =
+  /** The Worker's answer, valid by the contract's schema (a 200 that is not one is a retry). */
+  | { outcome: 'answered'; body: Answer }
   /**
    * Worth trying again later. `worker`: the Worker is not taking events (network trouble, timeout,
    * 408, 429, 502–504, or 401/403/404/415: our secret, clock, address or URL is refused — a
@@ -16,10 +19,10 @@ export type ForwardResult =
   /** The Worker will never accept this event as it is. */
   | { outcome: 'reject'; reason: string };
 
-const PATHS: Record<EventKind, string> = {
-  inbound: '/internal/telephony/inbound',
-  'call-ended': '/internal/telephony/call-ended',
-};
+const ROUTES = {
+  inbound: { path: '/internal/telephony/inbound', answer: InboundCallAnswer },
+  'call-ended': { path: '/internal/telephony/call-ended', answer: CallEndedAnswer },
+} as const satisfies Record<EventKind, { path: string; answer: z.ZodType }>;
 const BATCH_PATH = '/internal/telephony/call-ended/batch';
 
 export class Forwarder {
@@ -33,8 +36,16 @@ export class Forwarder {
     this.#secret = secret;
   }
 
-  send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult> {
-    return this.#post(PATHS[kind], payload, webhookId, timeoutMs);
+  send(kind: 'inbound', payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult<InboundCallAnswer>>;
+  send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult<InboundCallAnswer | CallEndedAnswer>>;
+  send(
+    kind: EventKind,
+    payload: string,
+    webhookId: string,
+    timeoutMs: number,
+  ): Promise<ForwardResult<InboundCallAnswer | CallEndedAnswer>> {
+    const route = ROUTES[kind];
+    return this.#post<InboundCallAnswer | CallEndedAnswer>(route.path, route.answer, payload, webhookId, timeoutMs);
   }
 
   /**
@@ -42,16 +53,26 @@ export class Forwarder {
    * holds one answer per event, in order. `unsupported`: this Worker has no batch endpoint (an
    * older deployment answers 404); send the events one by one.
    */
-  async sendCallEndedBatch(payloads: string[], timeoutMs: number): Promise<ForwardResult | { outcome: 'unsupported' }> {
-    const result = await this.#post(BATCH_PATH, `{"events":[${payloads.join(',')}]}`, `msg_batch_${randomUUID()}`, timeoutMs);
+  async sendCallEndedBatch(
+    payloads: string[],
+    timeoutMs: number,
+  ): Promise<ForwardResult<CallEndedBatchAnswer> | { outcome: 'unsupported' }> {
+    const body = `{"events":[${payloads.join(',')}]}`;
+    const result = await this.#post(BATCH_PATH, CallEndedBatchAnswer, body, `msg_batch_${randomUUID()}`, timeoutMs);
     if (result.outcome === 'retry' && result.status === 404) return { outcome: 'unsupported' };
-    if (result.outcome === 'answered' && (!Array.isArray(result.body.results) || result.body.results.length !== payloads.length)) {
+    if (result.outcome === 'answered' && result.body.results.length !== payloads.length) {
       return { outcome: 'retry', scope: 'worker', reason: 'the Worker answered the batch without one result per event' };
     }
     return result;
   }
 
-  async #post(path: string, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult> {
+  async #post<Answer>(
+    path: string,
+    schema: z.ZodType<Answer>,
+    payload: string,
+    webhookId: string,
+    timeoutMs: number,
+  ): Promise<ForwardResult<Answer>> {
     try {
       const headers = await webhookHeaders(this.#secret, payload, webhookId);
       const response = await this.#pool.request({
@@ -64,11 +85,12 @@ export class Forwarder {
       const text = await response.body.text();
       const status = response.statusCode;
       if (status === 200) {
-        try {
-          return { outcome: 'answered', body: JSON.parse(text) };
-        } catch {
-          return { outcome: 'retry', scope: 'worker', reason: 'the Worker answered 200 with a body that is not JSON' };
-        }
+        // Something answered that is not the Worker's contract (a proxy, a wrong VCA_WORKER_URL):
+        // no answer at all, so nothing is taken as delivered or routed on its word.
+        const answer = schema.safeParse(parseJson(text));
+        return answer.success
+          ? { outcome: 'answered', body: answer.data }
+          : { outcome: 'retry', scope: 'worker', reason: 'the Worker answered 200 with a body that is not its answer' };
       }
       const reason = `the Worker answered ${status}${problemCode(text)}`;
       if (status === 500) return { outcome: 'retry', scope: 'event', reason, status };
@@ -89,6 +111,14 @@ export class Forwarder {
 
   close(): Promise<void> {
     return this.#pool.close();
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

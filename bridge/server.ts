@@ -67,22 +67,22 @@ async function inbound({ config, spool, forwarder, deliverer }: Parts, fields: R
     elapsed_ms: Date.now() - started,
   };
 
+  // The forwarder took only an answer the contract's schema accepts; anything else is no answer.
   if (result.outcome === 'answered') {
     deliverer.workerAnswered();
     const body = result.body;
     if (body.status === 'success') {
-      const profile = body.ai_profile as { id?: string; role?: string } | null;
-      log.info('[INBOUND CALL] routed', { ...context, call_record_id: String(body.call_record_id), tenant_id: String(body.tenant_id) });
+      log.info('[INBOUND CALL] routed', { ...context, call_record_id: body.call_record_id, tenant_id: body.tenant_id });
       return answer(response, 200, {
         status: 'success',
-        call_record_id: String(body.call_record_id),
-        tenant_id: String(body.tenant_id),
-        ai_profile_id: profile?.id ?? '',
-        ai_profile_role: profile?.role ?? '',
+        call_record_id: body.call_record_id,
+        tenant_id: body.tenant_id,
+        ai_profile_id: body.ai_profile?.id ?? '',
+        ai_profile_role: body.ai_profile?.role ?? '',
       });
     }
-    log.info('[INBOUND CALL] refused', { ...context, code: String(body.code) });
-    return answer(response, 200, { status: 'error', code: String(body.code ?? 'unknown') });
+    log.info('[INBOUND CALL] refused', { ...context, code: body.code });
+    return answer(response, 200, { status: 'error', code: body.code });
   }
   if (result.outcome === 'reject') {
     log.error('[INBOUND CALL] the Worker refused the request', { ...context, reason: result.reason });

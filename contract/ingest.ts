@@ -90,6 +90,7 @@ export const CallEndedBatchAnswer = z.object({
   /** One answer per event, in the order of `events`: each exactly what /call-ended answers for it. */
   results: z.array(CallEndedAnswer),
 });
+export type CallEndedBatchAnswer = z.output<typeof CallEndedBatchAnswer>;
 
 /**
  * Q.850 causes that mean the call was cleared normally: 16 (normal clearing) and 0, which

@@ -50,7 +50,14 @@ describe('migrations run by a non-superuser owner, as on Neon', () => {
         `select proname, pg_get_userbyid(proowner) as owner from pg_proc where proname like 'vca\\_%' order by proname`,
       );
       expect(functions.rows.map((row) => row.owner)).toEqual(functions.rows.map(() => 'vca_definer'));
-      expect(functions.rows).toHaveLength(6);
+      // The single-event call-end function of 0002 is gone (0004): the rules live in one function.
+      expect(functions.rows.map((row) => row.proname)).toEqual([
+        'vca_find_api_key',
+        'vca_list_tenants',
+        'vca_record_calls_ended',
+        'vca_record_inbound_call',
+        'vca_touch_api_key',
+      ]);
       const create = await owner.query(
         `select has_schema_privilege('vca_definer', 'public', 'CREATE') as definer, has_schema_privilege('vca_app', 'public', 'CREATE') as app`,
       );

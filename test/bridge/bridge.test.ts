@@ -1,5 +1,6 @@
 // The bridge as a real process between Asterisk-shaped requests and the real Worker.
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/free-port.ts';
 import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from '../support/api.ts';
@@ -232,6 +233,44 @@ describe('when the Worker cannot answer in time', () => {
     expect(health.status).toBe('degraded');
     expect(health.spool.depth).toBe(2);
     expect(health.last_delivery_error).toMatch(/cannot reach the Worker/);
+    expect(health.worker_last_ok_at).toBeNull();
+  });
+});
+
+describe('when something answers 200 that is not the routing contract', () => {
+  let bridge: RunningBridge;
+  let impostor: Server;
+  beforeAll(async () => {
+    // What a captive proxy or a wrong VCA_WORKER_URL looks like: 200, but not the Worker's answer.
+    impostor = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ status: 'success', call_record_id: 'not-a-uuid', tenant_id: 42 }));
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
+    bridge = await startBridge(bridgeEnv(`http://127.0.0.1:${port}`, { BRIDGE_INBOUND_DEADLINE_MS: '500' }));
+  });
+  afterAll(async () => {
+    await bridge?.kill();
+    await new Promise((resolve) => impostor?.close(resolve));
+  });
+
+  it('treats it as no answer: the call is deferred and spooled, never routed on a made-up id', async () => {
+    const inbound = await bridge.postForm('/inbound', {
+      caller_number: '+14155550100',
+      called_number: '+919812345678',
+      call_id: uniqueId(),
+      timestamp: epoch(),
+    });
+    expect(inbound.status).toBe(200);
+    expect(inbound.text).toBe('status=deferred');
+    // Nor are the spooled events taken as delivered on its word.
+    const health = await waitFor('a delivery error', async () => {
+      const h = await bridge.health();
+      return h.last_delivery_error ? h : undefined;
+    });
+    expect(health.spool.depth).toBe(2);
+    expect(health.last_delivery_error).toBe('the Worker answered 200 with a body that is not its answer');
     expect(health.worker_last_ok_at).toBeNull();
   });
 });

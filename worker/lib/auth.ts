@@ -1,9 +1,9 @@
 // Who is calling /api: an operator (a token from ADMIN_API_TOKENS, several listed for rotation)
 // or a tenant (an API key, `vca_…`, issued by an operator and stored only as a SHA-256 hash).
 // A tenant key reaches only its own tenant's routes; anything else under /api/tenants/{id} is 404.
-import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { findApiKey, touchApiKey } from '../db/cross-tenant.ts';
 import { clientAddress } from './client-address.ts';
 import type { Actor, AppEnv } from './env.ts';
 import { ApiError, notFound } from './problem.ts';
@@ -48,23 +48,12 @@ async function authenticateOperator(c: Context<AppEnv>, presented: string): Prom
   return { type: 'operator', id: `operator:${toHex(want).slice(0, 16)}` };
 }
 
-interface KeyRow extends Record<string, unknown> {
-  id: string;
-  tenant_id: string;
-  secret_hash: string;
-  expires_at: string | Date | null;
-  revoked_at: string | Date | null;
-  last_used_at: string | Date | null;
-  tenant_status: 'active' | 'suspended' | 'deleted';
-}
-
 async function authenticateKey(c: Context<AppEnv>, presented: string): Promise<Actor> {
   // Every key check costs a database lookup: a budget per source address keeps guessing from
   // turning into load (a key's own budget applies once it is known).
   await enforce(c.env.API_RATE_LIMITER, `key-auth:${clientAddress(c) ?? 'unknown'}`);
   const db = c.var.db();
-  const { rows } = await db.execute<KeyRow>(sql`select * from vca_find_api_key(${lookupPrefix(presented)})`);
-  const key = rows[0];
+  const key = await findApiKey(db, lookupPrefix(presented));
   const hash = await sha256(presented);
   if (!key || !constantTimeEqual(hash, fromHex(key.secret_hash))) throw unauthorized(true);
   if (key.revoked_at !== null || (key.expires_at !== null && epochMs(key.expires_at) <= Date.now())) throw unauthorized(true);
@@ -73,7 +62,7 @@ async function authenticateKey(c: Context<AppEnv>, presented: string): Promise<A
   }
   if (key.last_used_at === null || epochMs(key.last_used_at) < Date.now() - LAST_USED_RESOLUTION_MS) {
     // Off the critical path: the response does not wait for it.
-    c.executionCtx.waitUntil(db.execute(sql`select vca_touch_api_key(${key.id})`).catch(() => {}));
+    c.executionCtx.waitUntil(touchApiKey(db, key.id).catch(() => {}));
   }
   return { type: 'api_key', id: key.id, tenantId: key.tenant_id };
 }
@@ -123,6 +112,6 @@ function fromHex(hex: string): Uint8Array {
   return new Uint8Array((hex.match(/../g) ?? []).map((pair) => Number.parseInt(pair, 16)));
 }
 
-function epochMs(value: string | Date): number {
-  return value instanceof Date ? value.getTime() : Date.parse(toIso(value));
+function epochMs(value: string): number {
+  return Date.parse(toIso(value));
 }

@@ -1,5 +1,7 @@
 // The telephony adapter layer of the seed design: VCA talks to telephony providers only through
 // this interface, so a provider can change without touching the API or the call records.
+// Times are Unix epoch seconds throughout, as the carriers and the ingest deliver them.
+import type { InboundErrorCode } from '../../contract/ingest.ts';
 
 export type CallDirection = 'inbound' | 'outbound';
 
@@ -10,26 +12,47 @@ export interface CallMetadata {
   tenant_id: string | null;
   phone_number_id: string | null;
   caller_number: string | null;
+  /** E.164 when the dialled number is a phone number, else as dialled. */
   called_number: string;
   direction: CallDirection;
-  timestamp: Date;
+  /** When the call arrived, Unix epoch seconds. */
+  timestamp: number;
   call_id: string;
 }
 
-/** A call's state transition. `details` carries the outcome (call record, AI profile, error code). */
-export interface CallEvent {
-  event_type: CallEventType;
-  metadata: CallMetadata;
-  timestamp: Date;
-  details: Record<string, unknown>;
+export interface AiProfileRef {
+  id: string;
+  name: string;
+  role: string;
 }
+
+/** A call's state transition; `details` says what each kind of event carries. */
+export type CallEvent =
+  | {
+      event_type: 'INITIATED';
+      metadata: CallMetadata & { tenant_id: string; phone_number_id: string };
+      /** When the event happened, Unix epoch seconds. */
+      timestamp: number;
+      details: { call_record_id: string; ai_profile: AiProfileRef | null };
+    }
+  | { event_type: 'FAILED'; metadata: CallMetadata; timestamp: number; details: { code: InboundErrorCode } }
+  | {
+      event_type: 'RINGING' | 'ANSWERED' | 'ENDED';
+      metadata: CallMetadata & { tenant_id: string; phone_number_id: string };
+      timestamp: number;
+      details: { call_record_id: string };
+    };
 
 /** What the PBX knows when a call arrives: no tenant yet, only the number that was dialled. */
 export interface InboundCall {
   caller_number: string | null;
+  /** As the carrier sent it. */
   called_number: string;
+  /** Its E.164 form, normalised once by the ingest; null when it is not a phone number. */
+  did: string | null;
   call_id: string;
-  timestamp: Date;
+  /** Unix epoch seconds. */
+  timestamp: number;
 }
 
 export interface NumberRegistration {

@@ -40,20 +40,27 @@ export class FakeTelephonyAdapter implements TelephonyAdapter {
   async onInboundCall(call: InboundCall): Promise<CallEvent> {
     this.operations.push(`onInboundCall ${call.called_number} ${call.call_id}`);
     this.calls.push(call);
-    const route = this.#routes.get(call.called_number);
-    return {
-      event_type: route ? 'INITIATED' : 'FAILED',
-      metadata: {
-        tenant_id: route?.tenant_id ?? null,
-        phone_number_id: route?.phone_number_id ?? null,
-        caller_number: call.caller_number,
-        called_number: call.called_number,
-        direction: 'inbound',
-        timestamp: call.timestamp,
-        call_id: call.call_id,
-      },
-      timestamp: new Date(),
-      details: route ? { call_record_id: `fake-${call.call_id}`, ai_profile: null } : { code: 'unknown_did' },
+    const route = call.did ? this.#routes.get(call.did) : undefined;
+    const metadata = {
+      caller_number: call.caller_number,
+      called_number: call.did ?? call.called_number,
+      direction: 'inbound' as const,
+      timestamp: call.timestamp,
+      call_id: call.call_id,
     };
+    const now = Math.floor(Date.now() / 1000);
+    return route
+      ? {
+          event_type: 'INITIATED',
+          metadata: { ...metadata, ...route },
+          timestamp: now,
+          details: { call_record_id: `fake-${call.call_id}`, ai_profile: null },
+        }
+      : {
+          event_type: 'FAILED',
+          metadata: { ...metadata, tenant_id: null, phone_number_id: null },
+          timestamp: now,
+          details: { code: 'unknown_did' },
+        };
   }
 }

@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { CALL_ENDED_BATCH_MAX, CallEndedBatchAnswer, CallEndedBatchPayload } from '../../../contract/ingest.ts';
-import { normalizeDid } from '../../../contract/phone.ts';
+import { recordCallsEnded } from '../../db/cross-tenant.ts';
 import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { recordCallsEnded } from '../../telephony/calls.ts';
 import { jsonBody, jsonResponse } from '../openapi.ts';
 import { callEnd, endedAnswer, endedLogFields } from './call-ended.ts';
+import { dialledDid } from './dialled-number.ts';
 
 const route = createRoute({
   method: 'post',
@@ -24,11 +24,11 @@ const route = createRoute({
 export function registerCallEndedBatch(app: App) {
   app.openapi(route, async (c) => {
     const { events } = c.req.valid('json');
-    const dids = events.map((event) => normalizeDid(event.called_number, c.var.settings.DEFAULT_COUNTRY));
+    const dids = events.map((event) => dialledDid(c, event.called_number));
     // A number that cannot be a DID (null) matches no call: that event is answered unknown_call.
     const calls = await recordCallsEnded(
       c.var.db(),
-      events.map((event, index) => ({ did: dids[index] ?? null, ...callEnd(event) })),
+      events.map((event, index) => callEnd(event, dids[index] ?? null)),
     );
 
     const webhookId = c.req.header('webhook-id');

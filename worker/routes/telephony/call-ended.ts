@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { CallEndedAnswer, CallEndedPayload, type CallEndedAnswer as EndedAnswer } from '../../../contract/ingest.ts';
-import { normalizeDid } from '../../../contract/phone.ts';
+import { type CallEnd, type EndedCall, recordCallsEnded } from '../../db/cross-tenant.ts';
 import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
-import { recordCallEnded } from '../../telephony/calls.ts';
 import { jsonBody, jsonResponse } from '../openapi.ts';
+import { dialledDid } from './dialled-number.ts';
 
 const route = createRoute({
   method: 'post',
@@ -21,8 +21,9 @@ const route = createRoute({
 export function registerCallEnded(app: App) {
   app.openapi(route, async (c) => {
     const payload = c.req.valid('json');
-    const did = normalizeDid(payload.called_number, c.var.settings.DEFAULT_COUNTRY);
-    const call = did ? await recordCallEnded(c.var.db(), { did, ...callEnd(payload) }) : undefined;
+    const did = dialledDid(c, payload.called_number);
+    // The batch statement with one event: the call-end rules live in one SQL function.
+    const [call] = await recordCallsEnded(c.var.db(), [callEnd(payload, did)]);
     const answer = endedAnswer(call);
     c.set('logEntry', {
       msg: `[CALL ENDED] ${call ? 'recorded' : 'rejected'}`,
@@ -32,25 +33,24 @@ export function registerCallEnded(app: App) {
   });
 }
 
-type EndedCall = { id: string; status: 'ended' | 'failed' } | undefined;
-
-/** What the statement needs of an event, but the dialled number (normalised by the caller). */
-export function callEnd(payload: CallEndedPayload) {
+/** What the statement needs of an event; `did` is its dialled number, normalised (dialledDid). */
+export function callEnd(payload: CallEndedPayload, did: string | null): CallEnd {
   return {
+    did,
     callId: payload.call_id,
-    endedAtSeconds: payload.ended_at,
+    endedAt: payload.ended_at,
     durationSeconds: payload.duration_seconds,
     hangupCause: payload.hangup_cause,
   };
 }
 
-export function endedAnswer(call: EndedCall): EndedAnswer {
+export function endedAnswer(call: EndedCall | undefined): EndedAnswer {
   return call
     ? { status: 'success', call_record_id: call.id, call_status: call.status }
     : { status: 'error', code: 'unknown_call', message: 'No call with that id was recorded for the dialled number.' };
 }
 
-export function endedLogFields(payload: CallEndedPayload, did: string | null, call: EndedCall) {
+export function endedLogFields(payload: CallEndedPayload, did: string | null, call: EndedCall | undefined) {
   return {
     outcome: call ? call.status : 'unknown_call',
     call_id: payload.call_id,

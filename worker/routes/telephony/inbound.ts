@@ -8,8 +8,10 @@ import {
 } from '../../../contract/ingest.ts';
 import type { App } from '../../lib/env.ts';
 import { problems } from '../../lib/problem.ts';
+import type { CallEvent } from '../../telephony/adapter.ts';
 import { TataTelephonyAdapter } from '../../telephony/tata.ts';
 import { jsonBody, jsonResponse } from '../openapi.ts';
+import { dialledDid } from './dialled-number.ts';
 
 const route = createRoute({
   method: 'post',
@@ -32,29 +34,14 @@ const messages: Record<InboundErrorCode, string> = {
 export function registerInboundCall(app: App) {
   app.openapi(route, async (c) => {
     const payload = c.req.valid('json');
-    const adapter = new TataTelephonyAdapter(c.var.db(), c.var.settings.DEFAULT_COUNTRY);
-    const event = await adapter.onInboundCall({
+    const event = await new TataTelephonyAdapter(c.var.db()).onInboundCall({
       caller_number: payload.caller_number ? payload.caller_number : null,
       called_number: payload.called_number,
+      did: dialledDid(c, payload.called_number),
       call_id: payload.call_id,
-      timestamp: new Date(payload.timestamp * 1000),
+      timestamp: payload.timestamp,
     });
-
-    let answer: InboundAnswer;
-    if (event.event_type === 'INITIATED') {
-      const profile = event.details.ai_profile as { id: string; name: string; role: string } | null;
-      answer = {
-        status: 'success',
-        call_record_id: event.details.call_record_id as string,
-        tenant_id: event.metadata.tenant_id as string,
-        phone_number_id: event.metadata.phone_number_id as string,
-        ai_profile: profile,
-        message: profile ? `Call recorded; route to AI profile "${profile.name}".` : 'Call recorded; the tenant has no default AI profile.',
-      };
-    } else {
-      const code = event.details.code as InboundErrorCode;
-      answer = { status: 'error', code, message: messages[code] };
-    }
+    const answer = inboundAnswer(event);
     c.set('logEntry', {
       msg: `[INBOUND CALL] ${answer.status === 'success' ? 'recorded' : 'rejected'}`,
       fields: {
@@ -70,4 +57,21 @@ export function registerInboundCall(app: App) {
     });
     return c.json(answer, 200);
   });
+}
+
+function inboundAnswer(event: CallEvent): InboundAnswer {
+  if (event.event_type === 'INITIATED') {
+    const profile = event.details.ai_profile;
+    return {
+      status: 'success',
+      call_record_id: event.details.call_record_id,
+      tenant_id: event.metadata.tenant_id,
+      phone_number_id: event.metadata.phone_number_id,
+      ai_profile: profile,
+      message: profile ? `Call recorded; route to AI profile "${profile.name}".` : 'Call recorded; the tenant has no default AI profile.',
+    };
+  }
+  if (event.event_type === 'FAILED') return { status: 'error', code: event.details.code, message: messages[event.details.code] };
+  // onInboundCall answers only INITIATED or FAILED.
+  throw new Error(`unexpected ${event.event_type} event for an inbound call`);
 }

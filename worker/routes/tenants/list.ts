@@ -1,7 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
+import { listTenants } from '../../db/cross-tenant.ts';
 import { operatorOnly } from '../../lib/auth.ts';
-import type { Tenant } from '../../lib/db.ts';
 import type { App } from '../../lib/env.ts';
 import { decodeCursor, pageQuery, toPage } from '../../lib/pagination.ts';
 import { problems } from '../../lib/problem.ts';
@@ -20,32 +19,12 @@ const route = createRoute({
   responses: { 200: jsonResponse(TenantPageSchema, 'A page of tenants'), ...problems(400, 401, 503) },
 });
 
-type TenantRow = {
-  id: string;
-  name: string;
-  status: Tenant['status'];
-  plan: Tenant['plan'];
-  created_at: string;
-  updated_at: string;
-};
-
 export function registerListTenants(app: App) {
   app.openapi(route, async (c) => {
     const { status, limit, cursor } = c.req.valid('query');
-    const after = decodeCursor(cursor);
-    // The one cross-tenant read of the admin API, the operator's view: a SECURITY DEFINER
-    // function (drizzle/0002), since row-level security hides every other tenant.
-    const result = await c.var.db().execute<TenantRow>(sql`
-      select * from vca_list_tenants(${status ?? null}, ${after?.createdAt ?? null}::timestamptz, ${after?.id ?? null}::uuid, ${limit + 1})
-    `);
-    const rows = result.rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      status: row.status,
-      plan: row.plan,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    // The one cross-tenant read of the admin API, the operator's view: row-level security hides
+    // every other tenant, so it goes through the definer door.
+    const rows = await listTenants(c.var.db(), { status, after: decodeCursor(cursor), limit: limit + 1 });
     return c.json(toPage(rows, limit, presentTenant), 200);
   });
 }

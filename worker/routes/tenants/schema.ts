@@ -36,7 +36,9 @@ export const UpdateTenantBody = z
 
 export const TenantListQuery = z.object({ status: status.optional() });
 
-export function presentTenant(row: Tenant): z.infer<typeof TenantSchema> {
+export function presentTenant(
+  row: Pick<Tenant, 'id' | 'name' | 'status' | 'plan' | 'createdAt' | 'updatedAt'>,
+): z.infer<typeof TenantSchema> {
   return {
     id: row.id,
     name: row.name,
