@@ -180,7 +180,10 @@ function separateArgs(input: string, delim: string, removeChars: boolean, max: n
   return out;
 }
 
-/** URIENCODE: ast_uri_encode(..., ast_uri_http), byte by byte; keeps alphanumerics and -_.!~*'(). */
+/**
+ * URIENCODE: ast_uri_encode(..., ast_uri_http), byte by byte; keeps alphanumerics and -_.!~*'().
+ * Whatever posts to the bridge as Asterisk would (test/support/bridge.ts, tools/bench.ts) uses this one.
+ */
 export function uriEncode(text: string): string {
   let out = '';
   for (const byte of new TextEncoder().encode(text)) {
