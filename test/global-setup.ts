@@ -10,7 +10,7 @@ import { startLocalPostgres } from '../tools/local-postgres.ts';
 import { enableLocalAppRole, migrateDatabase } from '../tools/migrate.ts';
 import { bundleWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
-import { OPERATOR_TOKENS, SIGNING_SECRETS } from './support/constants.ts';
+import { testBindings } from './support/bindings.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -46,18 +46,7 @@ export default async function setup(project: TestProject) {
   const workerLog = join(dir, 'worker.log');
   writeFileSync(workerLog, '');
   await bundleWorker(workerScript);
-  const worker = await startWorker(
-    workerScript,
-    {
-      DATABASE_URL: appDatabaseUrl,
-      ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
-      TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
-      APP_ENV: 'test',
-      DEFAULT_COUNTRY: 'IN',
-      NEON_WS_PROXY: proxy.address,
-    },
-    workerLog,
-  );
+  const worker = await startWorker(workerScript, testBindings({ appDatabaseUrl, wsProxy: proxy.address }), workerLog);
   stops.push(() => worker.dispose());
 
   project.provide('workerUrl', worker.url);

@@ -15,6 +15,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { normalizeDid } from '../contract/phone.ts';
 import { webhookHeaders } from '../contract/signing.ts';
+import { uriEncode } from '../test/support/asterisk-dialplan.ts';
 import { type CpuPerCall, cpuPerCall, cpuSnapshot } from './bench-cpu.ts';
 import { startPooler } from './bench-pooler.ts';
 import { freePort } from './free-port.ts';
@@ -254,7 +255,7 @@ async function main() {
     Array.from({ length: count }, () => ({
       method: 'POST',
       path: '/inbound',
-      body: `caller_number=%2B14155550100&called_number=${encodeURIComponent(randomDid())}&call_id=${prefix}.${randomUUID()}&timestamp=${epoch()}`,
+      body: `caller_number=${uriEncode('+14155550100')}&called_number=${uriEncode(randomDid())}&call_id=${prefix}.${randomUUID()}&timestamp=${epoch()}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     }));
 
@@ -339,7 +340,7 @@ async function main() {
           fetch(`${bridgeUrl}/call-ended`, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body: `call_id=${call.external_call_id}&called_number=${encodeURIComponent(call.called_number)}&duration=30&billsec=25&hangup_cause=16&timestamp=${epoch()}`,
+            body: `call_id=${call.external_call_id}&called_number=${uriEncode(call.called_number)}&duration=30&billsec=25&hangup_cause=16&timestamp=${epoch()}`,
           }).then((r) => r.status),
         ),
       );

@@ -7,7 +7,8 @@ import { describe, expect, inject, it } from 'vitest';
 import { buildBridge } from '../../tools/build-bridge.ts';
 import { freePort } from '../../tools/free-port.ts';
 import { createPhoneNumber, createTenant } from '../support/api.ts';
-import { bridgeEnv, uriEncode, waitFor } from '../support/bridge.ts';
+import { uriEncode } from '../support/asterisk-dialplan.ts';
+import { bridgeEnv, waitFor } from '../support/bridge.ts';
 
 describe('the bundled bridge', () => {
   it('runs from a folder with nothing else in it and routes a call', async () => {

@@ -1,15 +1,30 @@
+// The test Worker's bindings, defined once: global setup starts the suite's Worker with them, and
+// tests that start a Worker of their own take the same with their changes.
 import { inject } from 'vitest';
 import { OPERATOR_TOKENS, SIGNING_SECRETS } from './constants.ts';
 
-/** The bindings of the suite's Worker, for tests that start a Worker of their own with changes. */
-export function workerBindings(changes: Record<string, string> = {}): Record<string, string> {
+/** Where the test stack's Worker reaches its database. */
+export interface TestStack {
+  /** The application role, under row-level security, as in production. */
+  appDatabaseUrl: string;
+  /** host:port of the local WebSocket proxy the Neon driver goes through. */
+  wsProxy: string;
+}
+
+/** The bindings of a Worker on `stack`, with `changes` on top. */
+export function testBindings(stack: TestStack, changes: Record<string, string> = {}): Record<string, string> {
   return {
-    DATABASE_URL: inject('appDatabaseUrl'),
+    DATABASE_URL: stack.appDatabaseUrl,
     ADMIN_API_TOKENS: OPERATOR_TOKENS.join(','),
     TELEPHONY_SIGNING_SECRETS: SIGNING_SECRETS.join(','),
     APP_ENV: 'test',
     DEFAULT_COUNTRY: 'IN',
-    NEON_WS_PROXY: inject('wsProxy'),
+    NEON_WS_PROXY: stack.wsProxy,
     ...changes,
   };
+}
+
+/** The bindings of the suite's Worker, for tests that start a Worker of their own with changes. */
+export function workerBindings(changes: Record<string, string> = {}): Record<string, string> {
+  return testBindings({ appDatabaseUrl: inject('appDatabaseUrl'), wsProxy: inject('wsProxy') }, changes);
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../tools/free-port.ts';
+import { uriEncode } from './asterisk-dialplan.ts';
 import { SIGNING_SECRETS } from './constants.ts';
 
 const MAIN = fileURLToPath(new URL('../../bridge/main.ts', import.meta.url));
@@ -107,11 +108,6 @@ export async function startBridge(env: Record<string, string>): Promise<RunningB
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-}
-
-/** Asterisk's URIENCODE: percent-encodes everything but unreserved characters (RFC 3986). */
-export function uriEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
