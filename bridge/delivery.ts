@@ -1,11 +1,15 @@
 // Delivers spooled events to the Worker in the background. Events of the same call go strictly in
 // arrival order (a call's end never overtakes its start); different calls go up to `concurrency`
 // at a time over the keep-alive pool. When the Worker is not taking events (unreachable, 5xx
-// other than 500, 429, refused credentials) all delivery pauses with exponential backoff and full
-// jitter (or the Worker's Retry-After), then probes with one event at a time until it answers, so
-// an outage is neither hammered nor flooding the log. An event the Worker fails on by itself (500)
-// backs off alone and is set aside after MAX_EVENT_ATTEMPTS; permanent refusals (400, 413) go to
-// the dead letters at once. Either way the rest flows on.
+// other than 500, 429, refused credentials) the whole queue pauses, with one shared backoff
+// (exponential with jitter, capped at `probeIntervalMs`, or the Worker's Retry-After), and then
+// probes with one real event at a time: only an event the Worker takes proves it is back (its
+// /healthz would not show refused credentials or a broken route). The pause lives here, not in
+// the events: a probe that fails leaves its event untouched, so once the Worker answers everything
+// goes at once, at full concurrency and in batches, and a restart starts with a clean slate.
+// An event the Worker fails on by itself (500) backs off alone and is set aside after
+// MAX_EVENT_ATTEMPTS; permanent refusals (400, 413) go to the dead letters at once. Either way the
+// rest flows on.
 import type { Forwarder, ForwardResult } from './forwarder.ts';
 import { log } from './log.ts';
 import type { SpooledEvent, SpoolQueue } from './spool.ts';
@@ -13,9 +17,22 @@ import type { SpooledEvent, SpoolQueue } from './spool.ts';
 export interface DeliveryOptions {
   timeoutMs: number;
   retryBaseMs: number;
+  /** The longest an event the Worker failed on (500) waits for its next attempt. */
   retryMaxMs: number;
   concurrency: number;
+  /**
+   * The longest the queue stays paused while the Worker is not taking events (never above
+   * retryMaxMs; a Retry-After may ask for longer): how soon a probe finds the Worker back.
+   */
+  probeIntervalMs?: number;
+  /** How often the loop looks at the spool when nothing wakes it. */
+  idlePollMs?: number;
+  /** After a Worker without the batch endpoint, how long to deliver one by one before asking again. */
+  batchRecheckMs?: number;
 }
+
+/** What delivery needs of the Forwarder. */
+export type EventForwarder = Pick<Forwarder, 'send' | 'sendCallEndedBatch'>;
 
 export interface DeliveryHealth {
   last_delivery_error: string | null;
@@ -23,18 +40,23 @@ export interface DeliveryHealth {
 }
 
 const IDLE_POLL_MS = 1_000;
+/** With jitter, a paused queue probes every 2.5–5 s: the Worker is found back well within 10 s. */
+export const PROBE_INTERVAL_MS = 5_000;
 /** An event the Worker keeps failing on (500) is set aside after this many attempts, not retried forever. */
 export const MAX_EVENT_ATTEMPTS = 8;
 const COMPACT_EVERY_MS = 60_000;
 /** The most call-ended events in one request (the Worker takes up to 100). */
 export const BATCH_MAX = 100;
-/** After a Worker without the batch endpoint, how long to deliver one by one before asking again. */
 const BATCH_RECHECK_MS = 10 * 60_000;
+/** While paused, a probe that fails again is logged at most this often (with the count so far). */
+const PAUSED_LOG_EVERY_MS = 60_000;
+
+type Retry = Extract<ForwardResult, { outcome: 'retry' }>;
 
 export class Deliverer {
   readonly #spool: SpoolQueue;
-  readonly #forwarder: Forwarder;
-  readonly #options: DeliveryOptions;
+  readonly #forwarder: EventForwarder;
+  readonly #options: Required<DeliveryOptions>;
   readonly #inFlight = new Map<number, Promise<unknown>>();
   readonly #busyCalls = new Set<string>();
   #running = false;
@@ -43,20 +65,35 @@ export class Deliverer {
   #lastError: string | null = null;
   #lastOkAt: number | null = null;
   #lastCompactAt = 0;
-  #failures = 0;
-  #pausedUntil = 0;
   #inFlightEvents = 0;
   #batchUnsupportedUntil = 0;
+  /** The pause, while the Worker is not taking events; undefined while it is. */
+  #pause: { since: number; until: number; probes: number; loggedAt: number; reason: string } | undefined;
+  /**
+   * Counts pauses. A delivery remembers the count it was sent under, so a request sent before
+   * the pause began (one of the `concurrency` in flight when the Worker went away) neither
+   * lengthens the pause when it fails nor ends it when it succeeds: only probes do.
+   */
+  #pauses = 0;
 
-  constructor(spool: SpoolQueue, forwarder: Forwarder, options: DeliveryOptions) {
+  constructor(spool: SpoolQueue, forwarder: EventForwarder, options: DeliveryOptions) {
     this.#spool = spool;
     this.#forwarder = forwarder;
-    this.#options = options;
+    this.#options = {
+      probeIntervalMs: PROBE_INTERVAL_MS,
+      idlePollMs: IDLE_POLL_MS,
+      batchRecheckMs: BATCH_RECHECK_MS,
+      ...options,
+    };
   }
 
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    // Retry times written before this start (by a bridge before this one, which kept a Worker
+    // outage in each event's next_attempt_at) must not hold anything back; an event backing off
+    // alone gets one early attempt, which still counts towards MAX_EVENT_ATTEMPTS.
+    this.#spool.expedite();
     this.#loop = this.#run();
   }
 
@@ -68,11 +105,7 @@ export class Deliverer {
   /** The Worker answered a live call: it is reachable, so stop backing off and retry now. */
   workerAnswered(): void {
     this.#lastOkAt = Date.now();
-    if (this.#failures > 0 || this.#pausedUntil > Date.now()) {
-      this.#pausedUntil = 0;
-      this.#spool.expedite();
-      this.#wake?.();
-    }
+    this.#resume('a live call');
   }
 
   health(): DeliveryHealth {
@@ -93,17 +126,18 @@ export class Deliverer {
   async #run(): Promise<void> {
     while (this.#running) {
       const now = Date.now();
-      if (this.#pausedUntil > now) {
-        await this.#sleep(this.#pausedUntil - now);
+      if (this.#pause && this.#pause.until > now) {
+        await this.#sleep(this.#pause.until - now);
         continue;
       }
-      // While the Worker keeps failing, one probe at a time.
-      const window = this.#failures > 0 ? 1 : this.#options.concurrency;
+      // While paused, one probe at a time (none while requests sent before the pause are still
+      // out: they fail or time out soon).
+      const window = this.#pause ? 1 : this.#options.concurrency;
       const room = window - this.#inFlight.size;
       const dispatched = room > 0 ? this.#dispatch(room, now) : 0;
       if (dispatched === 0) {
         if (this.#inFlight.size === 0 && !this.#spool.head()) this.#compactWhenIdle();
-        await this.#sleep(this.#inFlight.size > 0 ? IDLE_POLL_MS : this.#untilNextAttempt(now));
+        await this.#sleep(this.#inFlight.size > 0 ? this.#options.idlePollMs : this.#untilNextAttempt(now));
       }
     }
   }
@@ -115,7 +149,7 @@ export class Deliverer {
    * a backlog drain fast after an outage. A batch takes one slot of the window.
    */
   #dispatch(room: number, now: number): number {
-    const batching = this.#failures === 0 && now >= this.#batchUnsupportedUntil;
+    const batching = !this.#pause && now >= this.#batchUnsupportedUntil;
     // The oldest events: past those in flight, enough to fill the window with batches.
     const candidates = this.#spool.oldest(this.#inFlightEvents + this.#options.concurrency * 8 + (batching ? room * BATCH_MAX : 0));
     const blocked = new Set(this.#busyCalls);
@@ -151,7 +185,8 @@ export class Deliverer {
     const [first] = events as [SpooledEvent];
     for (const event of events) this.#busyCalls.add(event.call_id);
     this.#inFlightEvents += events.length;
-    const delivery = (events.length === 1 ? this.#deliver(first) : this.#deliverBatch(events)).finally(() => {
+    const sentUnder = this.#pauses;
+    const delivery = (events.length === 1 ? this.#deliver(first, sentUnder) : this.#deliverBatch(events, sentUnder)).finally(() => {
       this.#inFlight.delete(first.seq);
       for (const event of events) this.#busyCalls.delete(event.call_id);
       this.#inFlightEvents -= events.length;
@@ -160,7 +195,7 @@ export class Deliverer {
     this.#inFlight.set(first.seq, delivery);
   }
 
-  async #deliverBatch(events: SpooledEvent[]): Promise<void> {
+  async #deliverBatch(events: SpooledEvent[], sentUnder: number): Promise<void> {
     let result: Awaited<ReturnType<Forwarder['sendCallEndedBatch']>>;
     try {
       result = await this.#forwarder.sendCallEndedBatch(
@@ -172,16 +207,18 @@ export class Deliverer {
     }
     if (result.outcome === 'answered') {
       this.#spool.deliveredAll(events.map((event) => event.seq));
-      this.#delivered(events);
+      this.#delivered(events, sentUnder);
       return;
     }
     if (result.outcome === 'retry' && result.scope === 'worker') {
-      this.#failed(events, result);
+      this.#failed(events, result, sentUnder);
       return;
     }
     if (result.outcome === 'unsupported') {
-      this.#batchUnsupportedUntil = Date.now() + BATCH_RECHECK_MS;
-      log.warn('the Worker has no call-ended batch endpoint; delivering events one by one', { recheck_in_ms: BATCH_RECHECK_MS });
+      this.#batchUnsupportedUntil = Date.now() + this.#options.batchRecheckMs;
+      log.warn('the Worker has no call-ended batch endpoint; delivering events one by one', {
+        recheck_in_ms: this.#options.batchRecheckMs,
+      });
     } else {
       log.warn('batch not taken; delivering its events one by one', { events: events.length, reason: result.reason });
     }
@@ -189,12 +226,12 @@ export class Deliverer {
     // event at fault is retried alone or set aside, and the others are delivered.
     // Stops at a failure of the Worker itself: the rest wait for the retry like everything else.
     for (const event of events) {
-      if (!(await this.#deliver(event))) break;
+      if (!(await this.#deliver(event, sentUnder))) break;
     }
   }
 
   /** False when the Worker is not taking events (delivery is now paused). */
-  async #deliver(event: SpooledEvent): Promise<boolean> {
+  async #deliver(event: SpooledEvent, sentUnder: number): Promise<boolean> {
     let result: ForwardResult;
     try {
       result = await this.#forwarder.send(event.kind, event.payload, event.webhook_id, this.#options.timeoutMs);
@@ -203,7 +240,7 @@ export class Deliverer {
     }
     if (result.outcome === 'answered') {
       this.#spool.delivered(event.seq);
-      this.#delivered([event]);
+      this.#delivered([event], sentUnder);
     } else if (result.outcome === 'reject') {
       this.#spool.deadLetter(event.seq, result.reason);
       this.#lastError = result.reason;
@@ -216,14 +253,14 @@ export class Deliverer {
     } else if (result.scope === 'event') {
       this.#failedAlone(event, result);
     } else {
-      this.#failed([event], result);
+      this.#failed([event], result, sentUnder);
       return false;
     }
     return true;
   }
 
   /** The Worker failed on this one event (500): it backs off alone, and is set aside after MAX_EVENT_ATTEMPTS. */
-  #failedAlone(event: SpooledEvent, result: Extract<ForwardResult, { outcome: 'retry' }>): void {
+  #failedAlone(event: SpooledEvent, result: Retry): void {
     this.#lastError = result.reason;
     const attempt = event.attempts + 1;
     if (attempt >= MAX_EVENT_ATTEMPTS) {
@@ -237,7 +274,7 @@ export class Deliverer {
       });
       return;
     }
-    const delay = this.#backoff(event.attempts, result.retryAfterMs);
+    const delay = this.#backoff(event.attempts, this.#options.retryMaxMs, result.retryAfterMs);
     this.#spool.retryAt(event.seq, Date.now() + delay, result.reason);
     log.warn('the Worker failed on this event; retrying it alone', {
       seq: event.seq,
@@ -249,43 +286,84 @@ export class Deliverer {
     });
   }
 
-  #delivered(events: SpooledEvent[]): void {
+  #delivered(events: SpooledEvent[], sentUnder: number): void {
     this.#lastOkAt = Date.now();
-    this.#lastError = null;
-    this.#failures = 0;
+    // An answer to a request sent before the pause began does not show the Worker is back.
+    if (!this.#pause || sentUnder === this.#pauses) {
+      this.#lastError = null;
+      this.#resume('a delivery');
+    }
     for (const event of events) {
       if (event.attempts > 0)
         log.info('spooled event delivered', { seq: event.seq, kind: event.kind, call_id: event.call_id, attempts: event.attempts + 1 });
     }
   }
 
-  #failed(events: SpooledEvent[], result: Extract<ForwardResult, { outcome: 'retry' }>): void {
-    const delay = this.#backoff(this.#failures, result.retryAfterMs);
-    this.#failures++;
-    this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
-    for (const event of events) this.#spool.retryAt(event.seq, Date.now() + delay, result.reason);
+  /**
+   * The Worker is not taking events: pause the whole queue. The events are left as they are (not
+   * counted as attempted, no retry time of their own), so nothing but the pause holds them back.
+   */
+  #failed(events: SpooledEvent[], result: Retry, sentUnder: number): void {
     this.#lastError = result.reason;
+    const now = Date.now();
+    const pause = this.#pause;
     const [first] = events as [SpooledEvent];
-    log.warn('delivery failed; pausing deliveries', {
+    const context = {
       seq: first.seq,
       kind: first.kind,
       call_id: first.call_id,
       ...(events.length > 1 ? { batch_events: events.length } : {}),
-      attempt: first.attempts + 1,
-      retry_in_ms: delay,
       reason: result.reason,
-    });
+    };
+    const ceiling = Math.min(this.#options.retryMaxMs, this.#options.probeIntervalMs);
+    if (sentUnder !== this.#pauses) {
+      // Sent before this pause began: it tells nothing new, but a Retry-After is still honoured.
+      if (pause && result.retryAfterMs !== undefined)
+        pause.until = Math.max(pause.until, now + this.#backoff(0, ceiling, result.retryAfterMs));
+      return;
+    }
+    if (!pause) {
+      const delay = this.#backoff(0, ceiling, result.retryAfterMs);
+      this.#pauses++;
+      this.#pause = { since: now, until: now + delay, probes: 0, loggedAt: now, reason: result.reason };
+      log.warn('the Worker is not taking events; pausing deliveries', { ...context, retry_in_ms: delay });
+      return;
+    }
+    pause.probes++;
+    const delay = this.#backoff(pause.probes, ceiling, result.retryAfterMs);
+    pause.until = now + delay;
+    if (result.reason !== pause.reason || now - pause.loggedAt >= PAUSED_LOG_EVERY_MS) {
+      pause.loggedAt = now;
+      pause.reason = result.reason;
+      log.warn('the Worker is still not taking events; deliveries stay paused', {
+        ...context,
+        paused_ms: now - pause.since,
+        probes: pause.probes,
+        retry_in_ms: delay,
+      });
+    }
   }
 
-  #backoff(failures: number, retryAfterMs: number | undefined): number {
-    const ceiling = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** Math.min(failures, 30));
-    const jittered = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  /** The Worker takes events again: everything waiting goes now, at full concurrency and in batches. */
+  #resume(by: string): void {
+    const pause = this.#pause;
+    if (!pause) return;
+    this.#pause = undefined;
+    log.info('the Worker takes events again; resuming deliveries', { by, paused_ms: Date.now() - pause.since, probes: pause.probes });
+    this.#wake?.();
+  }
+
+  /** Exponential from retryBaseMs up to `ceiling`, jittered over its upper half; Retry-After as the Worker asks. */
+  #backoff(failures: number, ceiling: number, retryAfterMs: number | undefined): number {
+    const limit = Math.min(ceiling, this.#options.retryBaseMs * 2 ** Math.min(failures, 30));
+    const jittered = Math.round(limit / 2 + Math.random() * (limit / 2));
     return retryAfterMs === undefined ? jittered : Math.min(Math.max(retryAfterMs, jittered), this.#options.retryMaxMs * 5);
   }
 
   #untilNextAttempt(now: number): number {
     const next = this.#spool.nextAttemptAt();
-    return next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(10, next - now));
+    const idle = this.#options.idlePollMs;
+    return next === null ? idle : Math.min(idle, Math.max(10, next - now));
   }
 
   #compactWhenIdle(): void {
