@@ -10,9 +10,10 @@
 // An event the Worker fails on by itself (500) backs off alone and is set aside after
 // MAX_EVENT_ATTEMPTS; permanent refusals (400, 413) go to the dead letters at once. Either way the
 // rest flows on.
-import type { Forwarder, ForwardResult } from './forwarder.ts';
+import { CALL_ENDED_BATCH_MAX } from '../contract/ingest.ts';
+import type { ForwardResult } from './forwarder.ts';
 import { log } from './log.ts';
-import type { SpooledEvent, SpoolQueue } from './spool.ts';
+import type { EventKind, SpooledEvent, SpoolQueue } from './spool.ts';
 
 export interface DeliveryOptions {
   timeoutMs: number;
@@ -32,7 +33,11 @@ export interface DeliveryOptions {
 }
 
 /** What delivery needs of the Forwarder. */
-export type EventForwarder = Pick<Forwarder, 'send' | 'sendCallEndedBatch'>;
+/** What delivery needs of the Forwarder; it looks at outcomes, not at the answers' contents. */
+export interface EventForwarder {
+  send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult>;
+  sendCallEndedBatch(payloads: string[], timeoutMs: number): Promise<ForwardResult | { outcome: 'unsupported' }>;
+}
 
 export interface DeliveryHealth {
   last_delivery_error: string | null;
@@ -45,8 +50,6 @@ export const PROBE_INTERVAL_MS = 5_000;
 /** An event the Worker keeps failing on (500) is set aside after this many attempts, not retried forever. */
 export const MAX_EVENT_ATTEMPTS = 8;
 const COMPACT_EVERY_MS = 60_000;
-/** The most call-ended events in one request (the Worker takes up to 100). */
-export const BATCH_MAX = 100;
 const BATCH_RECHECK_MS = 10 * 60_000;
 /** While paused, a probe that fails again is logged at most this often (with the count so far). */
 const PAUSED_LOG_EVERY_MS = 60_000;
@@ -144,14 +147,16 @@ export class Deliverer {
 
   /**
    * Starts up to `room` deliveries from the oldest events; returns how many. While the Worker is
-   * taking events, call-ended events ready at the same time travel together, up to BATCH_MAX in
+   * taking events, call-ended events ready at the same time travel together, up to CALL_ENDED_BATCH_MAX in
    * one request (one connection and one statement at the Worker instead of one each): what makes
    * a backlog drain fast after an outage. A batch takes one slot of the window.
    */
   #dispatch(room: number, now: number): number {
     const batching = !this.#pause && now >= this.#batchUnsupportedUntil;
     // The oldest events: past those in flight, enough to fill the window with batches.
-    const candidates = this.#spool.oldest(this.#inFlightEvents + this.#options.concurrency * 8 + (batching ? room * BATCH_MAX : 0));
+    const candidates = this.#spool.oldest(
+      this.#inFlightEvents + this.#options.concurrency * 8 + (batching ? room * CALL_ENDED_BATCH_MAX : 0),
+    );
     const blocked = new Set(this.#busyCalls);
     let started = 0;
     let batch: SpooledEvent[] | undefined;
@@ -168,7 +173,7 @@ export class Deliverer {
           started++;
         }
         batch.push(event);
-        if (batch.length === BATCH_MAX) {
+        if (batch.length === CALL_ENDED_BATCH_MAX) {
           this.#start(batch);
           batch = undefined;
         }
@@ -196,7 +201,7 @@ export class Deliverer {
   }
 
   async #deliverBatch(events: SpooledEvent[], sentUnder: number): Promise<void> {
-    let result: Awaited<ReturnType<Forwarder['sendCallEndedBatch']>>;
+    let result: Awaited<ReturnType<EventForwarder['sendCallEndedBatch']>>;
     try {
       result = await this.#forwarder.sendCallEndedBatch(
         events.map((event) => event.payload),

@@ -6,17 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  BATCH_MAX,
-  Deliverer,
-  type DeliveryOptions,
-  type EventForwarder,
-  MAX_EVENT_ATTEMPTS,
-  PROBE_INTERVAL_MS,
-} from '../../bridge/delivery.ts';
+import { Deliverer, type DeliveryOptions, type EventForwarder, MAX_EVENT_ATTEMPTS, PROBE_INTERVAL_MS } from '../../bridge/delivery.ts';
 import type { ForwardResult } from '../../bridge/forwarder.ts';
 import { log } from '../../bridge/log.ts';
 import { type EventKind, SpoolQueue } from '../../bridge/spool.ts';
+import { CALL_ENDED_BATCH_MAX as BATCH_MAX } from '../../contract/ingest.ts';
 
 type Answer = ForwardResult | { outcome: 'unsupported' };
 
