@@ -9,7 +9,7 @@
 // documented at docs.asterisk.org, Configuration/Channel-Drivers/WebSocket.
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { uriEncode } from './bridge.ts';
+import { uriEncode } from './asterisk-dialplan.ts';
 
 /** One 20 ms frame of 8 kHz G.711 μ-law: MEDIA_START's optimal_frame_size (chan_websocket.c:1410, ulaw 20 × 80 / 10). */
 export const ULAW_FRAME_BYTES = 160;
