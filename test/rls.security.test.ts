@@ -1,12 +1,10 @@
 // Row-level security: isolation holds in the database itself, even for a query that forgets its
 // tenant filter. Connected exactly as the Worker is: the application role, no BYPASSRLS.
-import { createRequire } from 'node:module';
-import { neonConfig } from '@neondatabase/serverless';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { aiProfiles, calls, callTranscripts, phoneNumbers, tenants } from '../worker/db/schema.ts';
-import { openDatabase } from '../worker/lib/db.ts';
 import { createAiProfile, createPhoneNumber, createTenant, insertCall, sql } from './support/api.ts';
+import { openAppDatabase } from './support/app-database.ts';
 
 const TABLES = ['tenants', 'phone_numbers', 'ai_profiles', 'calls', 'call_transcripts', 'api_keys', 'audit_events'] as const;
 
@@ -176,15 +174,7 @@ describe('row-level security for the application role', () => {
 
   it("returns nothing for an unscoped query through the app's own database helper", async () => {
     // The Worker's code, in Node, through the Neon driver and the local WebSocket proxy.
-    neonConfig.webSocketConstructor = createRequire(import.meta.url)('ws');
-    const { db, close } = openDatabase({
-      DATABASE_URL: inject('appDatabaseUrl'),
-      NEON_WS_PROXY: inject('wsProxy'),
-      ADMIN_API_TOKENS: [],
-      TELEPHONY_SIGNING_SECRETS: [],
-      APP_ENV: 'test',
-      DEFAULT_COUNTRY: 'IN',
-    });
+    const { db, close } = openAppDatabase();
     try {
       expect(await db.select().from(tenants)).toEqual([]);
       expect(await db.select().from(phoneNumbers)).toEqual([]);
