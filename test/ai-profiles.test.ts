@@ -77,7 +77,7 @@ describe('POST /api/tenants/{id}/ai-profiles', () => {
     ['an unknown role', { ...validBody, role: 'janitor' }, 'role'],
     ['a role in the wrong case', { ...validBody, role: 'Sales' }, 'role'],
     ['a non-boolean is_default', { ...validBody, is_default: 'yes' }, 'is_default'],
-    ['an unknown field', { ...validBody, voice: 'alloy' }, 'voice'],
+    ['an unknown field', { ...validBody, temperature: 0.8 }, 'temperature'],
   ])('rejects %s with 400 validation_failed naming the field, and creates nothing', async (_label, body, path) => {
     const tenant = await createTenant();
     const response = await api('POST', profilesPath(tenant.id), { body });
@@ -325,5 +325,118 @@ describe('GET /api/tenants/{id}/ai-profiles/{ai_profile_id}', () => {
     expectProblem(crossTenant, 404, 'ai_profile_not_found');
     expect(crossTenant.text).not.toContain('Secret instructions');
     expectProblem(await api('GET', `${profilesPath(UNKNOWN_ID)}/${theirs.id}`), 404, 'tenant_not_found');
+  });
+});
+
+describe('the conversation settings: greeting, voice, language, max_duration_seconds', () => {
+  it('defaults to no greeting, the alloy voice, no language and 600 seconds', async () => {
+    const tenant = await createTenant();
+    const response = await api('POST', profilesPath(tenant.id), { body: validBody });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ greeting: null, voice: 'alloy', language: null, max_duration_seconds: 600 });
+    const { rows } = await sql('select greeting, voice, language, max_duration_seconds from ai_profiles where id = $1', [response.body.id]);
+    expect(rows).toEqual([{ greeting: null, voice: 'alloy', language: null, max_duration_seconds: 600 }]);
+  });
+
+  it('takes them on create and returns them on GET and in the list, the language in canonical form', async () => {
+    const tenant = await createTenant();
+    const greeting = '  Namaste! Acme Dental — कैसे मदद करूँ? 👋 ';
+    const response = await api('POST', profilesPath(tenant.id), {
+      body: { ...validBody, greeting, voice: 'marin', language: 'HI-in', max_duration_seconds: 1200 },
+    });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ greeting: greeting.trim(), voice: 'marin', language: 'hi-IN', max_duration_seconds: 1200 });
+    expect(await getProfile(tenant.id, response.body.id)).toEqual(response.body);
+    expect((await api('GET', profilesPath(tenant.id))).body.data).toEqual([response.body]);
+  });
+
+  it.each([
+    ['en', 'en'],
+    ['en-in', 'en-IN'],
+    ['EN-GB', 'en-GB'],
+    ['zh-hant-tw', 'zh-Hant-TW'],
+    ['ta-IN', 'ta-IN'],
+    ['sh', 'sr-Latn'],
+  ])('stores the language %s as %s', async (given, stored) => {
+    const tenant = await createTenant();
+    const profile = await createAiProfile(tenant.id, { language: given });
+    expect((await getProfile(tenant.id, profile.id)).language).toBe(stored);
+  });
+
+  it('changes each of them with PATCH, and clears greeting and language with null', async () => {
+    const tenant = await createTenant();
+    const profile = await createAiProfile(tenant.id, { greeting: 'Hello.', language: 'en' });
+    const path = `${profilesPath(tenant.id)}/${profile.id}`;
+
+    expect((await api('PATCH', path, { body: { greeting: 'Good morning, Acme.' } })).body).toMatchObject({
+      greeting: 'Good morning, Acme.',
+      language: 'en',
+    });
+    expect((await api('PATCH', path, { body: { voice: 'cedar', max_duration_seconds: 30 } })).body).toMatchObject({
+      voice: 'cedar',
+      max_duration_seconds: 30,
+      greeting: 'Good morning, Acme.',
+    });
+    expect((await api('PATCH', path, { body: { language: 'mr-in' } })).body.language).toBe('mr-IN');
+    const cleared = await api('PATCH', path, { body: { greeting: null, language: null } });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).toMatchObject({ greeting: null, language: null, voice: 'cedar', max_duration_seconds: 30, name: 'Front desk' });
+    expect(await getProfile(tenant.id, profile.id)).toEqual(cleared.body);
+  });
+
+  it('accepts the limits of max_duration_seconds and a greeting of exactly 1000 characters', async () => {
+    const tenant = await createTenant();
+    expect((await createAiProfile(tenant.id, { max_duration_seconds: 30 })).is_default).toBe(false);
+    const longest = await createAiProfile(tenant.id, { max_duration_seconds: 3600, greeting: 'g'.repeat(1000) });
+    expect(await getProfile(tenant.id, longest.id)).toMatchObject({ max_duration_seconds: 3600, greeting: 'g'.repeat(1000) });
+  });
+
+  it.each([
+    ['an empty greeting', { greeting: '' }, 'greeting'],
+    ['a whitespace-only greeting', { greeting: '  \n ' }, 'greeting'],
+    ['a greeting over 1000 characters', { greeting: 'g'.repeat(1001) }, 'greeting'],
+    ['a greeting with a NUL character', { greeting: 'Hi\u0000' }, 'greeting'],
+    ['a greeting that is not a string', { greeting: 42 }, 'greeting'],
+    ['an empty voice', { voice: '' }, 'voice'],
+    ['a voice in capitals', { voice: 'Alloy' }, 'voice'],
+    ['a voice with a space', { voice: 'al loy' }, 'voice'],
+    ['a voice over 32 characters', { voice: 'v'.repeat(33) }, 'voice'],
+    ['a null voice', { voice: null }, 'voice'],
+    ['a language that is not a BCP 47 tag', { language: 'english' }, 'language'],
+    ['a language with an underscore', { language: 'en_IN' }, 'language'],
+    ['an empty language', { language: '' }, 'language'],
+    ['a language over 35 characters', { language: `en-${'a'.repeat(40)}` }, 'language'],
+    ['a language that is not a string', { language: ['en'] }, 'language'],
+    ['max_duration_seconds under 30', { max_duration_seconds: 29 }, 'max_duration_seconds'],
+    ['max_duration_seconds over 3600', { max_duration_seconds: 3601 }, 'max_duration_seconds'],
+    ['a fractional max_duration_seconds', { max_duration_seconds: 60.5 }, 'max_duration_seconds'],
+    ['max_duration_seconds as a string', { max_duration_seconds: '600' }, 'max_duration_seconds'],
+    ['a null max_duration_seconds', { max_duration_seconds: null }, 'max_duration_seconds'],
+  ])('rejects %s with 400 validation_failed naming the field, on create and on PATCH, changing nothing', async (_label, fields, path) => {
+    const tenant = await createTenant();
+    const created = await api('POST', profilesPath(tenant.id), { body: { ...validBody, ...fields } });
+    expect(expectProblem(created, 400, 'validation_failed').errors?.map((e) => e.path)).toContain(path);
+    expect(await rowCount(tenant.id)).toBe(0);
+
+    const profile = await createAiProfile(tenant.id, { greeting: 'Hello.', language: 'en-IN', voice: 'sage', max_duration_seconds: 120 });
+    const before = await getProfile(tenant.id, profile.id);
+    const patched = await api('PATCH', `${profilesPath(tenant.id)}/${profile.id}`, { body: fields });
+    expect(expectProblem(patched, 400, 'validation_failed').errors?.map((e) => e.path)).toContain(path);
+    expect(await getProfile(tenant.id, profile.id)).toEqual(before);
+  });
+
+  it('documents them in the OpenAPI document, with their limits', async () => {
+    const spec = await api('GET', '/openapi.json', { token: null });
+    const schemas = spec.body.components.schemas;
+    for (const name of ['CreateAiProfile', 'UpdateAiProfile']) {
+      const properties = schemas[name].properties;
+      expect(properties.greeting).toMatchObject({ maxLength: 1000, description: expect.any(String) });
+      expect(properties.voice).toMatchObject({ pattern: '^[a-z0-9_-]{1,32}$', example: 'alloy' });
+      expect(properties.language).toMatchObject({ maxLength: 35, example: 'en-IN' });
+      expect(properties.max_duration_seconds).toMatchObject({ type: 'integer', minimum: 30, maximum: 3600 });
+    }
+    expect(Object.keys(schemas.AiProfile.properties)).toEqual(
+      expect.arrayContaining(['greeting', 'voice', 'language', 'max_duration_seconds']),
+    );
   });
 });

@@ -178,7 +178,16 @@ describe('every mutation writes exactly one audit row', () => {
         action: 'ai_profile.created',
         resource_type: 'ai_profile',
         resource_id: response.body.id,
-        changes: { name: 'Sales desk', role: 'sales', system_prompt: { changed: true, length: prompt.length }, is_default: false },
+        changes: {
+          name: 'Sales desk',
+          role: 'sales',
+          system_prompt: { changed: true, length: prompt.length },
+          is_default: false,
+          greeting: null,
+          voice: 'alloy',
+          language: null,
+          max_duration_seconds: 600,
+        },
         request_id: t.requestId,
         source_ip: t.ip,
       },
@@ -209,6 +218,56 @@ describe('every mutation writes exactly one audit row', () => {
       },
     ]);
     expect(await tenantEventCount(tenant.id)).toBe(before + 1);
+  });
+
+  it('the conversation settings: the greeting only as {changed, length}, voice, language and limit as values', async () => {
+    const greeting = `Hello from Acme. Marker ${randomUUID()}.`;
+    const created = trace();
+    const response = await api('POST', `/api/tenants/${tenant.id}/ai-profiles`, {
+      headers: created.headers,
+      body: {
+        name: 'Voice desk',
+        role: 'support',
+        system_prompt: 'Help.',
+        greeting,
+        voice: 'verse',
+        language: 'en-in',
+        max_duration_seconds: 90,
+      },
+    });
+    expect(response.status).toBe(201);
+    expect((await rowsOf(created.requestId))[0]?.changes).toEqual({
+      name: 'Voice desk',
+      role: 'support',
+      system_prompt: { changed: true, length: 'Help.'.length },
+      is_default: false,
+      greeting: { changed: true, length: greeting.length },
+      voice: 'verse',
+      language: 'en-IN',
+      max_duration_seconds: 90,
+    });
+
+    const changedGreeting = `Welcome back. Marker ${randomUUID()}.`;
+    const updated = trace();
+    await api('PATCH', `/api/tenants/${tenant.id}/ai-profiles/${response.body.id}`, {
+      headers: updated.headers,
+      body: { greeting: changedGreeting, language: 'HI-in', max_duration_seconds: 1800 },
+    });
+    expect((await rowsOf(updated.requestId))[0]?.changes).toEqual({
+      greeting: { changed: true, length: changedGreeting.length },
+      language: 'hi-IN',
+      max_duration_seconds: 1800,
+    });
+
+    const cleared = trace();
+    await api('PATCH', `/api/tenants/${tenant.id}/ai-profiles/${response.body.id}`, {
+      headers: cleared.headers,
+      body: { greeting: null, language: null, voice: 'ash' },
+    });
+    expect((await rowsOf(cleared.requestId))[0]?.changes).toEqual({ greeting: null, language: null, voice: 'ash' });
+    for (const text of [greeting, changedGreeting, greeting.split(' ').at(-1) as string, changedGreeting.split(' ').at(-1) as string]) {
+      expect(await auditRowsContaining(text)).toBe(0);
+    }
   });
 
   it('issuing an API key: api_key.created with its name and expiry, never its secret', async () => {

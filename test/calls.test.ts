@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, createAiProfile, createPhoneNumber, createTenant, expectProblem, insertCall, sql } from './support/api.ts';
+import { findLogEntry } from './support/worker-log.ts';
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -19,6 +20,9 @@ const CALL_FIELDS = [
   'hangup_cause',
   'id',
   'phone_number_id',
+  'session_end_reason',
+  'session_ended_at',
+  'session_started_at',
   'started_at',
   'status',
   'tenant_id',
@@ -99,6 +103,9 @@ describe('GET /api/tenants/{tenant_id}/calls', () => {
       ended_at: null,
       duration_seconds: 42,
       hangup_cause: null,
+      session_started_at: null,
+      session_ended_at: null,
+      session_end_reason: null,
     });
     expect(call.id).toMatch(UUID);
     expect(call.created_at).toMatch(ISO_UTC);
@@ -147,6 +154,24 @@ describe('GET /api/tenants/{tenant_id}/calls', () => {
       duration_seconds: 65,
       hangup_cause: 16,
     });
+  });
+
+  it('tells whether an AI session ran, when, and why it ended', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const id = await insertCall(tenant.id, phone, { status: 'ended', started_at: '2026-01-01T10:00:00Z' });
+    await sql(
+      `update calls set session_started_at = '2026-01-01T10:00:01.5Z', session_ended_at = '2026-01-01 15:40:00+05:30',
+         session_end_reason = 'time_limit' where id = $1`,
+      [id],
+    );
+    const response = await api('GET', `/api/tenants/${tenant.id}/calls/${id}`);
+    expect(response.body).toMatchObject({
+      session_started_at: '2026-01-01T10:00:01.500Z',
+      session_ended_at: '2026-01-01T10:10:00.000Z',
+      session_end_reason: 'time_limit',
+    });
+    const list = await api('GET', callsPath(tenant.id));
+    expect(list.body.data[0]).toEqual(response.body);
   });
 
   describe('filters', () => {
@@ -423,8 +448,16 @@ describe('calls are read-only', () => {
     ['PUT', 'item', { status: 'ended' }],
     ['PATCH', 'item', { status: 'ended' }],
     ['DELETE', 'item', undefined],
+    ['POST', 'transcript', { turns: [] }],
+    ['PUT', 'transcript', { turns: [] }],
+    ['PATCH', 'transcript', { summary: 'Rewritten.' }],
+    ['DELETE', 'transcript', undefined],
   ] as const)('answers %s on the call %s path with 405 and an Allow header offering only reads', async (method, which, body) => {
-    const path = which === 'list' ? `/api/tenants/${tenantId}/calls` : `/api/tenants/${tenantId}/calls/${callId}`;
+    const path = {
+      list: `/api/tenants/${tenantId}/calls`,
+      item: `/api/tenants/${tenantId}/calls/${callId}`,
+      transcript: `/api/tenants/${tenantId}/calls/${callId}/transcript`,
+    }[which];
     const response = await api(method, path, { body });
     const problem = expectProblem(response, 405, 'method_not_allowed');
     expect(problem.detail).toContain(method);
@@ -447,4 +480,99 @@ describe('calls are read-only', () => {
         expect(['route_not_found', 'call_not_found']).toContain(expectProblem(response, 404, response.body.code).code);
     },
   );
+});
+
+describe('GET /api/tenants/{tenant_id}/calls/{call_id}/transcript', () => {
+  const transcriptPath = (tenantId: string, callId: string) => `/api/tenants/${tenantId}/calls/${callId}/transcript`;
+  const turns = [
+    { role: 'agent', text: 'Hello, Acme Dental.', offset_ms: 150 },
+    { role: 'caller', text: 'Can I move my appointment? मेरा अपॉइंटमेंट', offset_ms: 2_300 },
+  ];
+
+  async function insertTranscript(tenantId: string, callId: string, summary: string | null) {
+    await sql('insert into call_transcripts (call_id, tenant_id, turns, summary) values ($1, $2, $3, $4)', [
+      callId,
+      tenantId,
+      JSON.stringify(turns),
+      summary,
+    ]);
+  }
+
+  it('answers the turns in order and the summary', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const id = await insertCall(tenant.id, phone, { status: 'ended' });
+    await insertTranscript(tenant.id, id, 'The caller moved an appointment.');
+
+    const response = await api('GET', transcriptPath(tenant.id, id));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.body).toEqual({ call_id: id, turns, summary: 'The caller moved an appointment.' });
+  });
+
+  it('answers a call without a transcript yet with no turns and no summary', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const id = await insertCall(tenant.id, phone, { status: 'answered' });
+    const response = await api('GET', transcriptPath(tenant.id, id));
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ call_id: id, turns: [], summary: null });
+  });
+
+  it('answers a transcript without a summary with summary null', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const id = await insertCall(tenant.id, phone, { status: 'ended' });
+    await insertTranscript(tenant.id, id, null);
+    expect((await api('GET', transcriptPath(tenant.id, id))).body).toEqual({ call_id: id, turns, summary: null });
+  });
+
+  it('answers 404 call_not_found for another tenant’s call, an unknown call and a call id that is not a UUID', async () => {
+    const mine = await tenantWithNumber();
+    const theirs = await tenantWithNumber();
+    const theirCall = await insertCall(theirs.tenant.id, theirs.phone, { status: 'ended' });
+    await insertTranscript(theirs.tenant.id, theirCall, 'Their confidential summary.');
+
+    const foreign = await api('GET', transcriptPath(mine.tenant.id, theirCall));
+    expectProblem(foreign, 404, 'call_not_found');
+    expect(foreign.text).not.toContain('confidential');
+    expect(foreign.text).not.toContain('Acme');
+    expectProblem(await api('GET', transcriptPath(mine.tenant.id, randomUUID())), 404, 'call_not_found');
+    expectProblem(await api('GET', transcriptPath(mine.tenant.id, 'not-a-uuid')), 404, 'call_not_found');
+    expectProblem(await api('GET', transcriptPath(UNKNOWN_ID, theirCall)), 404, 'tenant_not_found');
+    expectProblem(await api('GET', transcriptPath('not-a-uuid', theirCall)), 404, 'tenant_not_found');
+  });
+
+  it('answers 404 tenant_not_found to another tenant’s key, and the transcript to the tenant’s own', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const other = await createTenant();
+    const id = await insertCall(tenant.id, phone, { status: 'ended' });
+    await insertTranscript(tenant.id, id, 'Summary for the key test.');
+    const issue = async (tenantId: string) =>
+      (await api('POST', `/api/tenants/${tenantId}/api-keys`, { body: { name: 'Transcript reader' } })).body.key as string;
+
+    const foreign = await api('GET', transcriptPath(tenant.id, id), { token: await issue(other.id) });
+    expectProblem(foreign, 404, 'tenant_not_found');
+    expect(foreign.text).not.toContain('Summary for the key test');
+    const own = await api('GET', transcriptPath(tenant.id, id), { token: await issue(tenant.id) });
+    expect(own.status).toBe(200);
+    expect(own.body.summary).toBe('Summary for the key test.');
+  });
+
+  it('never writes a transcript or summary to the Worker’s log', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const id = await insertCall(tenant.id, phone, { status: 'ended' });
+    const marker = `Marker ${randomUUID()}`;
+    await sql('insert into call_transcripts (call_id, tenant_id, turns, summary) values ($1, $2, $3, $4)', [
+      id,
+      tenant.id,
+      JSON.stringify([{ role: 'caller', text: marker, offset_ms: 0 }]),
+      `${marker} summary`,
+    ]);
+    const requestId = `transcript-${randomUUID()}`;
+    const response = await api('GET', transcriptPath(tenant.id, id), { headers: { 'x-request-id': requestId } });
+    expect(response.text).toContain(marker);
+    // Once the request's own line is in the log, nothing of the transcript is.
+    const { entry, text } = await findLogEntry((line) => line.request_id === requestId);
+    expect(entry).toMatchObject({ path: `/api/tenants/${tenant.id}/calls/${id}/transcript`, status: 200 });
+    expect(text).not.toContain(marker);
+  });
 });

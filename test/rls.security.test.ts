@@ -1,14 +1,12 @@
 // Row-level security: isolation holds in the database itself, even for a query that forgets its
 // tenant filter. Connected exactly as the Worker is: the application role, no BYPASSRLS.
-import { createRequire } from 'node:module';
-import { neonConfig } from '@neondatabase/serverless';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { aiProfiles, calls, phoneNumbers, tenants } from '../worker/db/schema.ts';
-import { openDatabase } from '../worker/lib/db.ts';
+import { aiProfiles, calls, callTranscripts, phoneNumbers, tenants } from '../worker/db/schema.ts';
 import { createAiProfile, createPhoneNumber, createTenant, insertCall, sql } from './support/api.ts';
+import { openAppDatabase } from './support/app-database.ts';
 
-const TABLES = ['tenants', 'phone_numbers', 'ai_profiles', 'calls', 'api_keys', 'audit_events'] as const;
+const TABLES = ['tenants', 'phone_numbers', 'ai_profiles', 'calls', 'call_transcripts', 'api_keys', 'audit_events'] as const;
 
 describe('row-level security for the application role', () => {
   let app: pg.Client;
@@ -21,6 +19,11 @@ describe('row-level security for the application role', () => {
       side.number = await createPhoneNumber(side.tenant.id);
       side.profile = await createAiProfile(side.tenant.id);
       side.call = await insertCall(side.tenant.id, side.number);
+      await sql(`insert into call_transcripts (call_id, tenant_id, turns, summary) values ($1, $2, $3, 'A summary.')`, [
+        side.call,
+        side.tenant.id,
+        JSON.stringify([{ role: 'caller', text: 'Hello?', offset_ms: 0 }]),
+      ]);
     }
     app = new pg.Client({ connectionString: inject('appDatabaseUrl') });
     await app.connect();
@@ -76,8 +79,9 @@ describe('row-level security for the application role', () => {
         ['phone_numbers', b.number.id],
         ['ai_profiles', b.profile.id],
         ['calls', b.call],
+        ['call_transcripts', b.call],
       ] as const) {
-        const { rowCount } = await app.query(`select 1 from ${table} where id = $1`, [id]);
+        const { rowCount } = await app.query(`select 1 from ${table} where ${table === 'call_transcripts' ? 'call_id' : 'id'} = $1`, [id]);
         expect(rowCount, `${table} row of tenant B`).toBe(0);
       }
       const renamed = await app.query(`update ai_profiles set name = 'stolen' where id = $1`, [b.profile.id]);
@@ -107,22 +111,76 @@ describe('row-level security for the application role', () => {
     ).rejects.toThrow(/permission denied/);
   });
 
+  it('writes no transcript and no call session without a tenant setting', async () => {
+    await expect(
+      asTenant(null, () => app.query(`insert into call_transcripts (call_id, tenant_id) values ($1, $2)`, [a.call, a.tenant.id])),
+    ).rejects.toThrow(/row-level security/);
+    const transcripts = await asTenant(null, () => app.query(`update call_transcripts set summary = 'overwritten'`));
+    expect(transcripts.rowCount).toBe(0);
+    const sessions = await asTenant(null, () => app.query(`update calls set session_started_at = now(), status = 'answered'`));
+    expect(sessions.rowCount).toBe(0);
+    const { rows } = await sql('select summary from call_transcripts where call_id = any($1)', [[a.call, b.call]]);
+    expect(rows.map((row) => row.summary)).toEqual(['A summary.', 'A summary.']);
+  });
+
+  it("with tenant A's setting, writes A's transcript and call session but never B's", async () => {
+    await asTenant(a.tenant.id, async () => {
+      const own = await app.query(`update call_transcripts set summary = 'Changed.' where call_id = $1`, [a.call]);
+      expect(own.rowCount).toBe(1);
+      const theirs = await app.query(`update call_transcripts set summary = 'stolen'`);
+      expect(theirs.rowCount).toBe(1); // A's own row only
+      const session = await app.query(`update calls set session_started_at = now(), status = 'answered' where id = any($1)`, [
+        [a.call, b.call],
+      ]);
+      expect(session.rowCount).toBe(1);
+      const visible = await app.query('select call_id, tenant_id from call_transcripts');
+      expect(visible.rows).toEqual([{ call_id: a.call, tenant_id: a.tenant.id }]);
+    });
+    // B's transcript under B's tenant id, or under A's id pointing at B's call: refused either way.
+    await expect(
+      asTenant(a.tenant.id, () =>
+        app.query(`insert into call_transcripts (call_id, tenant_id) values (gen_random_uuid(), $1)`, [b.tenant.id]),
+      ),
+    ).rejects.toThrow(/row-level security/);
+    await expect(
+      asTenant(a.tenant.id, () => app.query(`update call_transcripts set tenant_id = $1 where call_id = $2`, [b.tenant.id, a.call])),
+    ).rejects.toThrow(/row-level security|foreign key/);
+    const otherCall = await insertCall(b.tenant.id, b.number);
+    await expect(
+      asTenant(a.tenant.id, () => app.query(`insert into call_transcripts (call_id, tenant_id) values ($1, $2)`, [otherCall, a.tenant.id])),
+    ).rejects.toThrow(/foreign key/);
+    // Nothing of B's changed (A's own changes were rolled back with the transaction).
+    const { rows } = await sql('select call_id, summary from call_transcripts where call_id = any($1)', [[b.call, otherCall]]);
+    expect(rows).toEqual([{ call_id: b.call, summary: 'A summary.' }]);
+    const session = await sql('select session_started_at, status::text from calls where id = $1', [b.call]);
+    expect(session.rows).toEqual([{ session_started_at: null, status: 'initiated' }]);
+  });
+
+  it('may change only the session columns of a call, never what the ingest recorded', async () => {
+    for (const assignment of [
+      `hangup_cause = 16`,
+      `duration_seconds = 1`,
+      `ended_at = now()`,
+      `caller_number = 'x'`,
+      `tenant_id = '${b.tenant.id}'`,
+      `ai_profile_id = null`,
+    ]) {
+      await expect(
+        asTenant(a.tenant.id, () => app.query(`update calls set ${assignment} where id = $1`, [a.call])),
+        assignment,
+      ).rejects.toThrow(/permission denied/);
+    }
+  });
+
   it("returns nothing for an unscoped query through the app's own database helper", async () => {
     // The Worker's code, in Node, through the Neon driver and the local WebSocket proxy.
-    neonConfig.webSocketConstructor = createRequire(import.meta.url)('ws');
-    const { db, close } = openDatabase({
-      DATABASE_URL: inject('appDatabaseUrl'),
-      NEON_WS_PROXY: inject('wsProxy'),
-      ADMIN_API_TOKENS: [],
-      TELEPHONY_SIGNING_SECRETS: [],
-      APP_ENV: 'test',
-      DEFAULT_COUNTRY: 'IN',
-    });
+    const { db, close } = openAppDatabase();
     try {
       expect(await db.select().from(tenants)).toEqual([]);
       expect(await db.select().from(phoneNumbers)).toEqual([]);
       expect(await db.select().from(aiProfiles)).toEqual([]);
       expect(await db.select().from(calls)).toEqual([]);
+      expect(await db.select().from(callTranscripts)).toEqual([]);
     } finally {
       await close();
     }

@@ -23,6 +23,15 @@ export const providerType = pgEnum('provider_type', ['generic']);
 export const aiProfileRole = pgEnum('ai_profile_role', ['receptionist', 'sales', 'support', 'dispatcher', 'custom']);
 export const callDirection = pgEnum('call_direction', ['inbound', 'outbound']);
 export const callStatus = pgEnum('call_status', ['initiated', 'ringing', 'answered', 'ended', 'failed']);
+/** Why a call's AI session ended (DESIGN.md, "Call sessions"). */
+export const callSessionEndReason = pgEnum('call_session_end_reason', [
+  'caller_hung_up',
+  'agent_ended',
+  'time_limit',
+  'model_unavailable',
+  'model_failed',
+  'error',
+]);
 
 // Timestamps come back as Postgres text (microsecond precision): the list cursors compare them
 // exactly, and responses format them as ISO-8601.
@@ -75,6 +84,13 @@ export const aiProfiles = pgTable(
     role: aiProfileRole('role').notNull(),
     systemPrompt: text('system_prompt').notNull(),
     isDefault: boolean('is_default').notNull().default(false),
+    /** What the agent says first; null: it waits for the caller. */
+    greeting: text('greeting'),
+    /** The realtime model's voice, e.g. `alloy`. */
+    voice: text('voice').notNull().default('alloy'),
+    /** BCP 47, canonical form (`en-IN`); null: the model's own choice. */
+    language: text('language'),
+    maxDurationSeconds: integer('max_duration_seconds').notNull().default(600),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -85,6 +101,13 @@ export const aiProfiles = pgTable(
     uniqueIndex('ai_profiles_one_default_per_tenant').on(t.tenantId).where(sql`${t.isDefault}`),
     check('ai_profiles_system_prompt_not_blank', sql`length(btrim(${t.systemPrompt})) > 0`),
     check('ai_profiles_name_not_blank', sql`length(btrim(${t.name})) > 0`),
+    check(
+      'ai_profiles_greeting_length',
+      sql`${t.greeting} is null or (length(btrim(${t.greeting})) > 0 and char_length(${t.greeting}) <= 1000)`,
+    ),
+    check('ai_profiles_voice_identifier', sql`${t.voice} ~ '^[a-z0-9_-]{1,32}$'`),
+    check('ai_profiles_language_tag', sql`${t.language} is null or ${t.language} ~ '^[A-Za-z0-9-]{1,35}$'`),
+    check('ai_profiles_max_duration_range', sql`${t.maxDurationSeconds} between 30 and 3600`),
   ],
 );
 
@@ -107,6 +130,10 @@ export const calls = pgTable(
     endedAt: timestamptz('ended_at'),
     durationSeconds: integer('duration_seconds'),
     hangupCause: integer('hangup_cause'),
+    /** When the call's AI session got its media; null: no session ran. */
+    sessionStartedAt: timestamptz('session_started_at'),
+    sessionEndedAt: timestamptz('session_ended_at'),
+    sessionEndReason: callSessionEndReason('session_end_reason'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -124,9 +151,36 @@ export const calls = pgTable(
     }),
     // Ingest is idempotent on the PBX's call id within a tenant.
     unique('calls_tenant_external_call_id_key').on(t.tenantId, t.externalCallId),
+    // So that a call's child rows (its transcript) reference the pair and never another tenant's call.
+    unique('calls_tenant_id_id_key').on(t.tenantId, t.id),
     index('calls_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
     index('calls_tenant_started_at_idx').on(t.tenantId, t.startedAt),
     check('calls_duration_not_negative', sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
+    check('calls_session_end_has_reason', sql`(${t.sessionEndedAt} is null) = (${t.sessionEndReason} is null)`),
+  ],
+);
+
+/** What was said in a call's AI session, and its summary: one row per call, written when the session ends. */
+export const callTranscripts = pgTable(
+  'call_transcripts',
+  {
+    callId: uuid('call_id').primaryKey(),
+    tenantId: uuid('tenant_id').notNull(),
+    /** `[{role: 'caller' | 'agent', text, offset_ms}]`, in the order spoken. */
+    turns: jsonb('turns').$type<{ role: 'caller' | 'agent'; text: string; offset_ms: number }[]>().notNull().default([]),
+    summary: text('summary'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // A transcript can never belong to another tenant's call.
+    foreignKey({
+      name: 'call_transcripts_tenant_call_fk',
+      columns: [t.tenantId, t.callId],
+      foreignColumns: [calls.tenantId, calls.id],
+    }),
+    index('call_transcripts_tenant_created_at_idx').on(t.tenantId, t.createdAt, t.callId),
+    check('call_transcripts_turns_array', sql`jsonb_typeof(${t.turns}) = 'array'`),
   ],
 );
 

@@ -40,9 +40,9 @@ export async function recordAudit(tx: Transaction, c: Context<AppEnv>, entry: Au
   });
 }
 
-/** A prompt's full text does not belong in the log: only that it changed, and its size. */
-export function redactText(text: string | undefined): { changed: true; length: number } | undefined {
-  return text === undefined ? undefined : { changed: true, length: text.length };
+/** A prompt's full text does not belong in the log: only that it changed, and its size (null: it was cleared). */
+export function redactText(text: string | null | undefined): { changed: true; length: number } | null | undefined {
+  return typeof text === 'string' ? { changed: true, length: text.length } : text;
 }
 
 function withoutUndefined(changes: Record<string, unknown>) {

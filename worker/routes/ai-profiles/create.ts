@@ -32,6 +32,10 @@ export function registerCreateAiProfile(app: App) {
           role: body.role,
           systemPrompt: body.system_prompt,
           isDefault: body.is_default ?? false,
+          greeting: body.greeting,
+          voice: body.voice,
+          language: body.language,
+          maxDurationSeconds: body.max_duration_seconds,
         })
         .returning();
       if (inserted) {
@@ -40,7 +44,16 @@ export function registerCreateAiProfile(app: App) {
           action: 'ai_profile.created',
           resourceType: 'ai_profile',
           resourceId: inserted.id,
-          changes: { name: body.name, role: body.role, system_prompt: redactText(body.system_prompt), is_default: inserted.isDefault },
+          changes: {
+            name: body.name,
+            role: body.role,
+            system_prompt: redactText(body.system_prompt),
+            is_default: inserted.isDefault,
+            greeting: redactText(inserted.greeting),
+            voice: inserted.voice,
+            language: inserted.language,
+            max_duration_seconds: inserted.maxDurationSeconds,
+          },
         });
       }
       return inserted;

@@ -28,7 +28,17 @@ export function registerUpdateAiProfile(app: App) {
       if (body.is_default) await clearDefaultProfile(tx, tenant_id, ai_profile_id);
       const [updated] = await tx
         .update(aiProfiles)
-        .set({ name: body.name, role: body.role, systemPrompt: body.system_prompt, isDefault: body.is_default, updatedAt: sql`now()` })
+        .set({
+          name: body.name,
+          role: body.role,
+          systemPrompt: body.system_prompt,
+          isDefault: body.is_default,
+          greeting: body.greeting,
+          voice: body.voice,
+          language: body.language,
+          maxDurationSeconds: body.max_duration_seconds,
+          updatedAt: sql`now()`,
+        })
         .where(and(eq(aiProfiles.tenantId, tenant_id), eq(aiProfiles.id, ai_profile_id)))
         .returning();
       // Thrown inside the transaction, so a cleared default is rolled back too.
@@ -38,7 +48,7 @@ export function registerUpdateAiProfile(app: App) {
         action: 'ai_profile.updated',
         resourceType: 'ai_profile',
         resourceId: updated.id,
-        changes: { ...body, system_prompt: redactText(body.system_prompt) },
+        changes: { ...body, system_prompt: redactText(body.system_prompt), greeting: redactText(body.greeting) },
       });
       return updated;
     });

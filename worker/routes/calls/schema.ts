@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { callDirection, callStatus, type calls } from '../../db/schema.ts';
+import { callDirection, callSessionEndReason, callStatus, type calls } from '../../db/schema.ts';
 import { pageSchema } from '../../lib/pagination.ts';
 import { toIso } from '../../lib/time.ts';
 
@@ -21,6 +21,12 @@ export const CallSchema = z
     ended_at: timestamp.nullable(),
     duration_seconds: z.number().int().nullable(),
     hangup_cause: z.number().int().nullable().openapi({ description: 'Q.850 cause code' }),
+    session_started_at: timestamp.nullable().openapi({ description: 'When the AI session got the call’s audio; null: no session ran.' }),
+    session_ended_at: timestamp.nullable().openapi({ description: 'When the AI session ended; null: not (yet).' }),
+    session_end_reason: z.enum(callSessionEndReason.enumValues).nullable().openapi({
+      description:
+        'Why the AI session ended: the caller hung up, the agent ended the call, the profile’s time limit, the model service was unreachable or failed mid-call, or another error. Null while no session has ended.',
+    }),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -81,7 +87,26 @@ export function presentCall(row: typeof calls.$inferSelect): z.infer<typeof Call
     ended_at: toIso(row.endedAt),
     duration_seconds: row.durationSeconds,
     hangup_cause: row.hangupCause,
+    session_started_at: toIso(row.sessionStartedAt),
+    session_ended_at: toIso(row.sessionEndedAt),
+    session_end_reason: row.sessionEndReason,
     created_at: toIso(row.createdAt),
     updated_at: toIso(row.updatedAt),
   };
 }
+
+export const TranscriptSchema = z
+  .object({
+    call_id: z.uuid(),
+    turns: z
+      .array(
+        z.object({
+          role: z.enum(['caller', 'agent']),
+          text: z.string(),
+          offset_ms: z.number().int().openapi({ description: 'When the turn began, in milliseconds from the start of the session.' }),
+        }),
+      )
+      .openapi({ description: 'What the caller and the agent said, in order. Empty until the call’s session has ended.' }),
+    summary: z.string().nullable().openapi({ description: 'A short summary of the call, written by the model when the session ended.' }),
+  })
+  .openapi('CallTranscript');
