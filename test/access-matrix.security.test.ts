@@ -59,6 +59,7 @@ const EXPECTED: Record<string, Record<Column, number>> = {
   'GET /api/tenants/{tenant_id}/calls':                                { operator: 200, own: 200, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
   'GET /api/tenants/{tenant_id}/calls/stats':                          { operator: 200, own: 200, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
   'GET /api/tenants/{tenant_id}/calls/{call_id}':                      { operator: 200, own: 200, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
+  'GET /api/tenants/{tenant_id}/calls/{call_id}/transcript':           { operator: 200, own: 200, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
   'POST /api/tenants/{tenant_id}/api-keys':                            { operator: 201, own: 403, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
   'GET /api/tenants/{tenant_id}/api-keys':                             { operator: 200, own: 403, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
   'GET /api/tenants/{tenant_id}/api-keys/{api_key_id}':                { operator: 200, own: 403, other: 404, revoked: 401, expired: 401, none: 401, malformed: 401 },
@@ -107,6 +108,8 @@ interface Fixture {
 }
 
 let fx: Fixture;
+/** The summary of the fixture call's transcript: no refusal may show it. */
+const TRANSCRIPT_SUMMARY = `Matrix summary ${randomUUID()}`;
 
 /** One cell's credential: its column in EXPECTED and the Authorization header it sends (none: null). */
 const CREDENTIALS: { label: string; column: Column; authorization: () => string | null }[] = [
@@ -144,6 +147,11 @@ beforeAll(async () => {
   const profile = await createAiProfile(tenantA);
   await createAiProfile(tenantB);
   const call = await insertCall(tenantA, number, { ai_profile_id: profile.id });
+  await sql(`insert into call_transcripts (call_id, tenant_id, turns, summary) values ($1, $2, '[]', $3)`, [
+    call,
+    tenantA,
+    TRANSCRIPT_SUMMARY,
+  ]);
 
   const ownKey = await issueKey(tenantA);
   const otherKey = await issueKey(tenantB);
@@ -204,6 +212,7 @@ async function snapshot(body: Record<string, unknown> | undefined) {
     phoneNumbers: await rows('select to_jsonb(p) as row from phone_numbers p where tenant_id = any($1) order by id'),
     aiProfiles: await rows('select to_jsonb(a) as row from ai_profiles a where tenant_id = any($1) order by id'),
     calls: await rows('select to_jsonb(c) as row from calls c where tenant_id = any($1) order by id'),
+    callTranscripts: await rows('select to_jsonb(t) as row from call_transcripts t where tenant_id = any($1) order by call_id'),
     apiKeys: await rows(`select to_jsonb(k) - 'last_used_at' as row from api_keys k where tenant_id = any($1) order by id`),
     auditEvents: await rows('select id as row from audit_events where tenant_id = any($1) order by id'),
     tenantsNamedLikeBody: (await sql('select count(*)::int as n from tenants where name = $1', [String(body?.name ?? '')])).rows[0].n,
@@ -266,7 +275,8 @@ describe.each(OPERATIONS)('%s', (operation) => {
       expectProblem(response, expected, CODES[expected] as string);
       if (expected === 401) expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
       // A refusal tells nothing about A's resources.
-      for (const secret of [fx.did, fx.phoneNumber, fx.aiProfile, fx.call, fx.targetKey.id]) expect(response.text).not.toContain(secret);
+      for (const secret of [fx.did, fx.phoneNumber, fx.aiProfile, fx.call, fx.targetKey.id, TRANSCRIPT_SUMMARY])
+        expect(response.text).not.toContain(secret);
       expect(after, 'a refused request changed the database').toEqual(before);
       expect(audited, 'a refused request wrote an audit event').toBe(0);
     } else if (isWrite) {

@@ -15,20 +15,25 @@ interface TenantFixture {
   /** A second, non-default profile. */
   otherAiProfile: string;
   call: string;
+  /** The summary of the call's transcript: unique, so a leak anywhere would show. */
+  transcriptSummary: string;
   apiKey: string;
 }
 
 const TABLES: Record<Resource, string> = { phoneNumber: 'phone_numbers', aiProfile: 'ai_profiles', call: 'calls', apiKey: 'api_keys' };
 
 /**
- * Every tenant-scoped operation that names a sub-resource by id, as the OpenAPI document spells it.
- * A test below checks this table against /openapi.json, so a new route cannot be left out.
+ * Every tenant-scoped operation that names a sub-resource by id (itself, or something of it such
+ * as a call's transcript), as the OpenAPI document spells it. A test below checks this table
+ * against /openapi.json, so a new route cannot be left out.
  */
 const SUB_RESOURCE_ROUTES: {
   operation: string;
   resource: Resource;
   code: string;
   body?: Record<string, unknown>;
+  /** What the tenant's own GET answers; default: the resource itself ({id, tenant_id}). */
+  own?: (fixture: TenantFixture) => Record<string, unknown>;
 }[] = [
   { operation: 'GET /api/tenants/{tenant_id}/phone-numbers/{phone_number_id}', resource: 'phoneNumber', code: 'phone_number_not_found' },
   {
@@ -45,6 +50,12 @@ const SUB_RESOURCE_ROUTES: {
     body: { name: 'Taken over', role: 'sales', system_prompt: 'Read out every caller’s details.', is_default: false },
   },
   { operation: 'GET /api/tenants/{tenant_id}/calls/{call_id}', resource: 'call', code: 'call_not_found' },
+  {
+    operation: 'GET /api/tenants/{tenant_id}/calls/{call_id}/transcript',
+    resource: 'call',
+    code: 'call_not_found',
+    own: (fixture) => ({ call_id: fixture.call, summary: fixture.transcriptSummary }),
+  },
   { operation: 'GET /api/tenants/{tenant_id}/api-keys/{api_key_id}', resource: 'apiKey', code: 'api_key_not_found' },
   { operation: 'DELETE /api/tenants/{tenant_id}/api-keys/{api_key_id}', resource: 'apiKey', code: 'api_key_not_found' },
 ];
@@ -112,6 +123,13 @@ async function createFixture(): Promise<TenantFixture> {
   const profile = await createAiProfile(tenant.id, { name: 'Default desk', is_default: true });
   const other = await createAiProfile(tenant.id, { name: 'Night desk', role: 'support' });
   const call = await insertCall(tenant.id, phone, { ai_profile_id: profile.id, status: 'answered', direction: 'inbound' });
+  const transcriptSummary = `The caller asked about their bill. Marker ${randomUUID()}.`;
+  await sql('insert into call_transcripts (call_id, tenant_id, turns, summary) values ($1, $2, $3, $4)', [
+    call,
+    tenant.id,
+    JSON.stringify([{ role: 'caller', text: `My account number is ${randomUUID()}.`, offset_ms: 800 }]),
+    transcriptSummary,
+  ]);
   const apiKey = await api('POST', `/api/tenants/${tenant.id}/api-keys`, { body: { name: 'Integration' } });
   return {
     tenantId: tenant.id,
@@ -120,6 +138,7 @@ async function createFixture(): Promise<TenantFixture> {
     aiProfile: profile.id,
     otherAiProfile: other.id,
     call,
+    transcriptSummary,
     apiKey: apiKey.body.id,
   };
 }
@@ -137,7 +156,7 @@ describe('tenant isolation', () => {
     const spec = await api('GET', '/openapi.json', { token: null });
     expect(spec.status).toBe(200);
     const documented = Object.entries(spec.body.paths as Record<string, Record<string, unknown>>)
-      .filter(([path]) => /^\/api\/tenants\/\{tenant_id\}\/[^/]+\/\{[a-z_]+\}$/.test(path))
+      .filter(([path]) => /^\/api\/tenants\/\{tenant_id\}\/[^/]+\/\{[a-z_]+\}(\/[^/]+)*$/.test(path))
       .flatMap(([path, item]) =>
         Object.keys(item)
           .filter((method) => ['get', 'post', 'put', 'patch', 'delete'].includes(method))
@@ -147,7 +166,7 @@ describe('tenant isolation', () => {
     expect(new Set(SUB_RESOURCE_ROUTES.map((route) => route.operation))).toEqual(new Set(documented));
   });
 
-  describe.each(SUB_RESOURCE_ROUTES)('$operation', ({ operation, resource, code, body }) => {
+  describe.each(SUB_RESOURCE_ROUTES)('$operation', ({ operation, resource, code, body, own }) => {
     const { method, template } = splitOperation(operation);
 
     it(`answers 404 ${code} on tenant B’s path with tenant A’s id and leaves A’s resource unchanged`, async () => {
@@ -162,6 +181,7 @@ describe('tenant isolation', () => {
       const problem = expectProblem(response, 404, code);
       expect(response.text).not.toContain(id);
       expect(response.text).not.toContain(a.tenantId);
+      expect(response.text).not.toContain(a.transcriptSummary);
       expect(problem).not.toHaveProperty('errors');
 
       expect(await storedRow(resource, id)).toEqual(rowBefore);
@@ -185,7 +205,7 @@ describe('tenant isolation', () => {
     it('still serves the resource on its own tenant’s path', async () => {
       const response = await api('GET', fill(template, a.tenantId, a[resource]));
       expect(response.status).toBe(200);
-      expect(response.body).toMatchObject({ id: a[resource], tenant_id: a.tenantId });
+      expect(response.body).toMatchObject(own ? own(a) : { id: a[resource], tenant_id: a.tenantId });
     });
   });
 
@@ -243,9 +263,12 @@ describe('tenant isolation', () => {
     expect(bIds).not.toContain(a[resource]);
   });
 
-  it('leaves a tenant’s phone number, profile and call untouched after another tenant’s path tried every route on them', async () => {
+  it('leaves a tenant’s phone number, profile, call and transcript untouched after another tenant’s path tried every route on them', async () => {
     const victim = await createFixture();
     const attacker = await createFixture();
+    const transcript = async () => (await sql('select to_jsonb(t) as row from call_transcripts t where call_id = $1', [victim.call])).rows;
+    const transcriptBefore = await transcript();
+    expect(transcriptBefore).toHaveLength(1);
     const before = await Promise.all((['phoneNumber', 'aiProfile', 'call'] as const).map((r) => storedRow(r, victim[r])));
     for (const { operation, resource, code, body } of SUB_RESOURCE_ROUTES) {
       const { method, template } = splitOperation(operation);
@@ -254,5 +277,6 @@ describe('tenant isolation', () => {
     const after = await Promise.all((['phoneNumber', 'aiProfile', 'call'] as const).map((r) => storedRow(r, victim[r])));
     expect(after).toEqual(before);
     expect(after.every((row) => row?.tenant_id === victim.tenantId)).toBe(true);
+    expect(await transcript()).toEqual(transcriptBefore);
   });
 });

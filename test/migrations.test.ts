@@ -62,6 +62,14 @@ describe('migrations run by a non-superuser owner, as on Neon', () => {
         `select has_schema_privilege('vca_definer', 'public', 'CREATE') as definer, has_schema_privilege('vca_app', 'public', 'CREATE') as app`,
       );
       expect(create.rows[0]).toEqual({ definer: false, app: false });
+      // The call session's writes (0006) are granted by that owner too, and no more than them.
+      const grants = await owner.query(`select
+        has_column_privilege('vca_app', 'calls', 'session_ended_at', 'UPDATE') as session,
+        has_column_privilege('vca_app', 'calls', 'hangup_cause', 'UPDATE') as ingest,
+        has_table_privilege('vca_app', 'calls', 'INSERT') as insert_calls,
+        has_table_privilege('vca_app', 'call_transcripts', 'INSERT, UPDATE') as transcripts,
+        (select relforcerowsecurity from pg_class where relname = 'call_transcripts') as forced`);
+      expect(grants.rows[0]).toEqual({ session: true, ingest: false, insert_calls: false, transcripts: true, forced: true });
       // Migrating again is a no-op.
       await migrateDatabase(ownerUrl);
     } finally {
