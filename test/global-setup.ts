@@ -9,6 +9,7 @@ import { freePort } from '../tools/free-port.ts';
 import { startLocalPostgres } from '../tools/local-postgres.ts';
 import { enableLocalAppRole, migrateDatabase } from '../tools/migrate.ts';
 import { bundleWorker, startWorker } from '../tools/miniflare-worker.ts';
+import { startRealtimeEmulator } from '../tools/realtime-emulator.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
 import { testBindings } from './support/bindings.ts';
 
@@ -20,6 +21,8 @@ declare module 'vitest' {
     /** The application role the Worker uses, under row-level security. */
     appDatabaseUrl: string;
     wsProxy: string;
+    /** The realtime model emulator's ws:// URL; its /__emulator/sessions is on the same origin. */
+    realtimeUrl: string;
     workerScript: string;
     workerLog: string;
   }
@@ -42,17 +45,27 @@ export default async function setup(project: TestProject) {
   const proxy = await startWsProxy();
   stops.push(() => proxy.close());
 
+  // The voice model of the call sessions. Its switches are per session (directives in a profile's
+  // prompt), so tests share it; a test that needs it refusing or slow starts one of its own.
+  const realtime = await startRealtimeEmulator({ log: () => {} });
+  stops.push(() => realtime.close());
+
   const workerScript = join(dir, 'worker.mjs');
   const workerLog = join(dir, 'worker.log');
   writeFileSync(workerLog, '');
   await bundleWorker(workerScript);
-  const worker = await startWorker(workerScript, testBindings({ appDatabaseUrl, wsProxy: proxy.address }), workerLog);
+  const worker = await startWorker(
+    workerScript,
+    testBindings({ appDatabaseUrl, wsProxy: proxy.address, realtimeUrl: realtime.url }),
+    workerLog,
+  );
   stops.push(() => worker.dispose());
 
   project.provide('workerUrl', worker.url);
   project.provide('databaseUrl', databaseUrl);
   project.provide('appDatabaseUrl', appDatabaseUrl);
   project.provide('wsProxy', proxy.address);
+  project.provide('realtimeUrl', realtime.url);
   project.provide('workerScript', workerScript);
   project.provide('workerLog', workerLog);
 

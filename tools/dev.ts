@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_PORTS, isLoopbackUrl, readDevVars, startDatabase } from './local-stack.ts';
 import { enableLocalAppRole, migrateDatabase } from './migrate.ts';
+import { startRealtimeEmulator } from './realtime-emulator.ts';
 import { startWsProxy, type WsProxy } from './ws-proxy.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -47,6 +48,17 @@ try {
     if (!vars.NEON_WS_PROXY) workerVars.push(`NEON_WS_PROXY:${proxy.address}`);
   }
 
+  // The voice model: the real service when .dev.vars has a key, else the local emulator, so a call's
+  // whole media path works offline. Never the emulator in production: wrangler.toml has no URL for it.
+  let model = 'the realtime service at REALTIME_URL (REALTIME_API_KEY from .dev.vars)';
+  if (!vars.REALTIME_API_KEY) {
+    const emulator = await startRealtimeEmulator({ port: DEV_PORTS.realtime });
+    cleanups.push(() => emulator.close());
+    workerVars.push(`REALTIME_URL:${emulator.url}`, 'REALTIME_API_KEY:emulator');
+    model = `the realtime model emulator on ${emulator.url} (no REALTIME_API_KEY in .dev.vars)`;
+    console.log(`REALTIME_API_KEY is not set: call sessions talk to the realtime model emulator on ${emulator.url}`);
+  }
+
   const wrangler = startWrangler(workerVars);
   cleanups.push(() => stopChild(wrangler));
   wrangler.on('exit', (code) => {
@@ -73,6 +85,7 @@ try {
     OpenAPI  http://127.0.0.1:${DEV_PORTS.worker}/openapi.json
     Health   http://127.0.0.1:${DEV_PORTS.worker}/healthz
     Bridge   http://127.0.0.1:${DEV_PORTS.bridge}   (what Asterisk's dialplan calls; /healthz shows its spool)
+    Model    ${model}
   Ctrl-C stops everything.
 `);
 } catch (error) {
@@ -141,7 +154,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** A port already taken (often an earlier `npm run dev` still running) is a clear error, not a confusing half-start. */
 async function ensurePortsFree() {
   const taken: number[] = [];
-  for (const port of [DEV_PORTS.worker, DEV_PORTS.bridge, DEV_PORTS.wsProxy]) {
+  for (const port of [DEV_PORTS.worker, DEV_PORTS.bridge, DEV_PORTS.realtime, DEV_PORTS.wsProxy]) {
     const free = await new Promise<boolean>((resolve) => {
       const server = createServer();
       server.once('error', () => resolve(false));

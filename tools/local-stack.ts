@@ -7,7 +7,7 @@ import { type LocalPostgres, startLocalPostgres } from './local-postgres.ts';
 
 const root = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
-export const DEV_PORTS = { worker: 8787, bridge: 8788, postgres: 54329, wsProxy: 54330 } as const;
+export const DEV_PORTS = { worker: 8787, bridge: 8788, realtime: 8790, postgres: 54329, wsProxy: 54330 } as const;
 
 /** .dev.vars as a record, created from .dev.vars.example on first use. */
 export function readDevVars(): Record<string, string> {

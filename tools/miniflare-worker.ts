@@ -18,6 +18,7 @@ export async function bundleWorker(outfile: string): Promise<void> {
     target: 'es2023',
     conditions: ['workerd', 'worker', 'browser'],
     mainFields: ['browser', 'module', 'main'],
+    external: ['cloudflare:*'],
     logLevel: 'error',
   });
 }
@@ -54,6 +55,7 @@ export async function startWorker(
         API_RATE_LIMITER: { namespace_id: '1001', simple: { limit: limits.api, period: 60 } },
         INGEST_RATE_LIMITER: { namespace_id: '1002', simple: { limit: limits.ingest, period: 60 } },
       },
+      durableObjects: { CALL_SESSION: { className: 'CallSession', useSQLite: true } },
       host: '127.0.0.1',
       port,
       handleStructuredLogs: (log) => {

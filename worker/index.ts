@@ -9,6 +9,7 @@ import { registerApiKeyRoutes } from './routes/api-keys/index.ts';
 import { registerAuditEventRoutes } from './routes/audit-events/index.ts';
 import { registerCallRoutes } from './routes/calls/index.ts';
 import { registerHealth } from './routes/health.ts';
+import { registerMediaRoutes } from './routes/media/index.ts';
 import { registerPhoneNumberRoutes } from './routes/phone-numbers/index.ts';
 import { registerRoot } from './routes/root.ts';
 import { registerTelephonyRoutes } from './routes/telephony/index.ts';
@@ -35,5 +36,8 @@ registerApiKeyRoutes(app);
 registerAuditEventRoutes(app);
 
 registerTelephonyRoutes(app);
+registerMediaRoutes(app);
 
 export default app;
+// The Durable Object classes the Worker declares (wrangler.toml).
+export { CallSession } from './session/call-session.ts';

@@ -16,5 +16,7 @@ export function openAppDatabase(): ReturnType<typeof openDatabase> {
     TELEPHONY_SIGNING_SECRETS: [],
     APP_ENV: 'test',
     DEFAULT_COUNTRY: 'IN',
+    REALTIME_URL: inject('realtimeUrl'),
+    REALTIME_MODEL: 'gpt-realtime',
   });
 }

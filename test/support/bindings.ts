@@ -1,7 +1,7 @@
 // The test Worker's bindings, defined once: global setup starts the suite's Worker with them, and
 // tests that start a Worker of their own take the same with their changes.
 import { inject } from 'vitest';
-import { OPERATOR_TOKENS, SIGNING_SECRETS } from './constants.ts';
+import { OPERATOR_TOKENS, REALTIME_API_KEY, SIGNING_SECRETS } from './constants.ts';
 
 /** Where the test stack's Worker reaches its database. */
 export interface TestStack {
@@ -9,6 +9,8 @@ export interface TestStack {
   appDatabaseUrl: string;
   /** host:port of the local WebSocket proxy the Neon driver goes through. */
   wsProxy: string;
+  /** The realtime model emulator (tools/realtime-emulator.ts) the call sessions talk to. */
+  realtimeUrl: string;
 }
 
 /** The bindings of a Worker on `stack`, with `changes` on top. */
@@ -20,11 +22,17 @@ export function testBindings(stack: TestStack, changes: Record<string, string> =
     APP_ENV: 'test',
     DEFAULT_COUNTRY: 'IN',
     NEON_WS_PROXY: stack.wsProxy,
+    REALTIME_URL: stack.realtimeUrl,
+    REALTIME_API_KEY: REALTIME_API_KEY,
+    REALTIME_MODEL: 'gpt-realtime',
     ...changes,
   };
 }
 
 /** The bindings of the suite's Worker, for tests that start a Worker of their own with changes. */
 export function workerBindings(changes: Record<string, string> = {}): Record<string, string> {
-  return testBindings({ appDatabaseUrl: inject('appDatabaseUrl'), wsProxy: inject('wsProxy') }, changes);
+  return testBindings(
+    { appDatabaseUrl: inject('appDatabaseUrl'), wsProxy: inject('wsProxy'), realtimeUrl: inject('realtimeUrl') },
+    changes,
+  );
 }

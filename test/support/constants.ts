@@ -7,3 +7,6 @@ export const SIGNING_SECRETS = [
   'whsec_76Uh5YNXkF9AqhgvmYY4+LBJ99rdMXkITxm6gU1D3hc=',
 ] as const;
 export const REMOVED_SIGNING_SECRET = 'whsec_CzPmF4bCImdEbcLhXNRhxlX6XTBapcnUAQw0vWYw2gU=';
+
+/** The key the suite's Worker presents to the realtime model emulator (any non-empty key is accepted). */
+export const REALTIME_API_KEY = 'test-realtime-key';

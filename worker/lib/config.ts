@@ -79,6 +79,15 @@ const settingsSchema = z.object({
     .refine((code) => COUNTRIES.has(code), 'must be an ISO 3166 alpha-2 country code'),
   // Optional: only these addresses may reach /internal/telephony (the bridge hosts).
   TELEPHONY_ALLOWED_IPS: cidrList.optional(),
+  // The realtime voice model of the call sessions (OpenAI Realtime protocol). Without a key the
+  // admin API and the ingest work, and every call session is refused as model_unavailable.
+  REALTIME_URL: z.url({ protocol: /^(wss?|https?)$/ }).default('wss://api.openai.com/v1/realtime'),
+  REALTIME_MODEL: z
+    .string()
+    .trim()
+    .regex(/^[\w.:-]{1,100}$/, 'must be a model name')
+    .default('gpt-realtime'),
+  REALTIME_API_KEY: z.string().trim().min(1).optional(),
   // Local development only: host:port of the WebSocket→TCP proxy in tools/ws-proxy.ts.
   NEON_WS_PROXY: z
     .string()

@@ -15,8 +15,13 @@ export interface Bindings {
   DEFAULT_COUNTRY?: string;
   NEON_WS_PROXY?: string;
   TELEPHONY_ALLOWED_IPS?: string;
+  REALTIME_URL?: string;
+  REALTIME_MODEL?: string;
+  REALTIME_API_KEY?: string;
   API_RATE_LIMITER?: RateLimit;
   INGEST_RATE_LIMITER?: RateLimit;
+  /** One CallSession Durable Object per call, named by the call record id. */
+  CALL_SESSION?: DurableObjectNamespace;
 }
 
 /** Who is calling /api: an operator token, or a tenant's API key (which sees that tenant only). */

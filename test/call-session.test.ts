@@ -1,0 +1,268 @@
+// The AI conversation of a call, on the Worker's side: the bridge's signed media socket into the
+// CallSession Durable Object (in workerd), the realtime model emulator behind it, the records in
+// Postgres. Each test routes a real call through the ingest first, so the session starts from the
+// same call record a PBX call would.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../tools/free-port.ts';
+import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
+import { type RealtimeEmulator, startRealtimeEmulator } from '../tools/realtime-emulator.ts';
+import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from './support/api.ts';
+import { workerBindings } from './support/bindings.ts';
+import { REMOVED_SIGNING_SECRET } from './support/constants.ts';
+import { type MediaSession, openMediaSession } from './support/media-session.ts';
+import { sendInbound } from './support/telephony.ts';
+
+const GREETING = 'Thank you for calling Acme Dental, this is the front desk.';
+
+interface RoutedCall {
+  tenantId: string;
+  callRecordId: string;
+  externalCallId: string;
+  /** A line of the profile's prompt that names this call's session at the emulator. */
+  tag: string;
+}
+
+/** A tenant with a number and a default profile, and a call to it routed through the ingest. */
+async function routedCall(profile: Record<string, unknown> = {}): Promise<RoutedCall> {
+  const tenant = await createTenant();
+  const number = await createPhoneNumber(tenant.id, { did_number: randomDid() });
+  const tag = `Reference ${randomUUID()}.`;
+  const prompt = String(profile.system_prompt ?? 'You are a helpful receptionist.');
+  await createAiProfile(tenant.id, { is_default: true, greeting: GREETING, ...profile, system_prompt: `${prompt}\n${tag}` });
+  const answer = await sendInbound(number.did_number);
+  if (answer.body.status !== 'success') throw new Error(`the call was not routed: ${answer.text}`);
+  return { tenantId: tenant.id, callRecordId: answer.body.call_record_id, externalCallId: answer.body.call_record_id, tag };
+}
+
+async function connect(call: RoutedCall, workerUrl = inject('workerUrl')): Promise<MediaSession> {
+  const opened = await openMediaSession({ workerUrl, callRecordId: call.callRecordId, tenantId: call.tenantId });
+  if (!opened.ok) throw new Error(`the session was refused: ${opened.status} ${opened.body}`);
+  return opened.session;
+}
+
+async function callRow(id: string) {
+  const { rows } = await sql(
+    'select status, answered_at, session_started_at, session_ended_at, session_end_reason from calls where id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
+/** The session's records once it has written them (after the call ended). */
+async function endedCall(call: RoutedCall) {
+  for (let i = 0; i < 100; i++) {
+    const row = await callRow(call.callRecordId);
+    if (row?.session_end_reason) {
+      const transcript = await api('GET', `/api/tenants/${call.tenantId}/calls/${call.callRecordId}/transcript`);
+      return { row, transcript: transcript.body as { turns: { role: string; text: string; offset_ms: number }[]; summary: string | null } };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the session did not record its end');
+}
+
+describe('a call session', () => {
+  it('greets the caller first, with the profile’s greeting, before any caller audio', async () => {
+    const call = await routedCall();
+    const session = await connect(call);
+    await session.until('the greeting', () => session.audioBytes() >= 8_000);
+    expect(session.framesSent).toBe(0);
+    session.hangUp();
+    const { row, transcript } = await endedCall(call);
+    expect(row.session_end_reason).toBe('caller_hung_up');
+    expect(row.status).toBe('answered');
+    expect(row.answered_at).not.toBeNull();
+    expect(transcript.turns[0]).toMatchObject({ role: 'agent' });
+    expect(GREETING.startsWith(transcript.turns[0]?.text ?? 'x')).toBe(true);
+  });
+
+  it('echoes a caller turn back and keeps both turns in the transcript, with a summary', async () => {
+    const call = await routedCall({ greeting: 'Hello.' });
+    const session = await connect(call);
+    await session.until('the greeting', () => session.audioBytes() > 0);
+    // Wait for the greeting to play out, so the caller does not interrupt it.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const before = session.audioBytes();
+    await session.speak(600, 'tone');
+    await session.speak(800, 'silence');
+    // The echo is the caller's 600 ms: 4,800 bytes of μ-law, give or take a frame.
+    await session.until('the echo', () => session.audioBytes() - before >= 4_600);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    session.hangUp();
+    const { transcript } = await endedCall(call);
+    const roles = transcript.turns.map((turn) => turn.role);
+    expect(roles).toEqual(['agent', 'caller', 'agent']);
+    expect(transcript.turns[1]?.text).toMatch(/echo/i);
+    expect(transcript.turns[2]?.text).toMatch(/echo/i);
+    expect(transcript.summary).toEqual(expect.any(String));
+    const offsets = transcript.turns.map((turn) => turn.offset_ms);
+    expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
+  });
+});
+
+describe('a call session, in conversation', () => {
+  it('stops the agent when the caller talks over it: a flush at the carrier, and the agent’s turn cut at what was heard', async () => {
+    const long =
+      'Thank you for calling Acme Dental. We are open from nine to five, Monday to Saturday, and closed on public holidays. How can I help you today?';
+    const call = await routedCall({ greeting: long });
+    const session = await connect(call);
+    await session.until('the greeting', () => session.audioBytes() >= 4_000);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const interruptedAt = Date.now() - session.opened;
+    await session.speak(500, 'tone');
+    await session.until('the flush', () => session.commands.some((c) => c.command === 'FLUSH_MEDIA'));
+    const flush = session.commands.find((c) => c.command === 'FLUSH_MEDIA');
+    expect(flush?.at).toBeGreaterThanOrEqual(interruptedAt);
+    await session.speak(800, 'silence');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    session.hangUp();
+    const { transcript } = await endedCall(call);
+    const greeting = transcript.turns[0];
+    expect(greeting?.role).toBe('agent');
+    // Cut where the caller came in: a beginning of the greeting, not the whole of it.
+    expect(greeting?.text.length).toBeGreaterThan(0);
+    expect(greeting?.text.length).toBeLessThan(long.length);
+    expect(long.startsWith(greeting?.text ?? 'x')).toBe(true);
+    const record = await emulatorSession(call);
+    expect(record.truncations).toHaveLength(1);
+    expect(record.truncations[0].audio_end_ms).toBeGreaterThan(0);
+  });
+
+  it('hands a keypad digit to the model as text', async () => {
+    const call = await routedCall({ greeting: 'Hi.' });
+    const session = await connect(call);
+    await session.until('the greeting', () => session.audioBytes() > 0);
+    session.dtmf('5');
+    let heard = '';
+    for (let i = 0; i < 50 && !/pressed 5/.test(heard); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      heard = (await emulatorSession(call)).user_texts.join(' ');
+    }
+    expect(heard).toMatch(/pressed 5/);
+    session.hangUp();
+    const { transcript } = await endedCall(call);
+    expect(transcript.turns.some((turn) => turn.role === 'caller' && turn.text.includes('5'))).toBe(true);
+  });
+
+  it('hangs up when the agent calls end_call, after its last words', async () => {
+    const call = await routedCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] end_call_after_turns=1' });
+    const session = await connect(call);
+    await session.until('the greeting', () => session.audioBytes() > 0);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await session.speak(400, 'tone');
+    await session.speak(700, 'silence');
+    const closed = await session.closed;
+    expect(session.commands.at(-1)?.command).toBe('HANGUP');
+    expect(closed.code).toBe(1000);
+    const { row, transcript } = await endedCall(call);
+    expect(row.session_end_reason).toBe('agent_ended');
+    expect(transcript.turns.at(-1)).toMatchObject({ role: 'agent', text: expect.stringMatching(/goodbye/i) });
+  });
+
+  it('ends the call when the model fails mid-call, and records why', async () => {
+    const call = await routedCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] fail_after_ms=1200' });
+    const session = await connect(call);
+    await session.closed;
+    expect(session.commands.at(-1)?.command).toBe('HANGUP');
+    const { row } = await endedCall(call);
+    expect(row.session_end_reason).toBe('model_failed');
+  });
+
+  it('refuses to start when the model is slower than 3 s to start, and records why', async () => {
+    const call = await routedCall({ system_prompt: 'You are a receptionist.\n[emulator] slow_start_ms=4000' });
+    const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
+    expect(opened).toMatchObject({ ok: false, status: 503 });
+    expect(opened.ok ? '' : opened.body).toContain('model_unavailable');
+    const { row } = await endedCall(call);
+    expect(row.session_end_reason).toBe('model_unavailable');
+    expect(row.session_started_at).toBeNull();
+  });
+
+  it('ends the call at the profile’s time limit, with a goodbye', { timeout: 60_000 }, async () => {
+    const call = await routedCall({ greeting: 'Hi.', max_duration_seconds: 30 });
+    const session = await connect(call);
+    const closed = await session.closed;
+    expect(closed.code).toBe(1000);
+    expect(session.commands.at(-1)?.command).toBe('HANGUP');
+    const { row } = await endedCall(call);
+    expect(row.session_end_reason).toBe('time_limit');
+    const seconds = (Date.parse(row.session_ended_at) - Date.parse(row.session_started_at)) / 1000;
+    expect(seconds).toBeGreaterThanOrEqual(30);
+  });
+});
+
+describe('a model service that cannot be reached', () => {
+  let worker: RunningWorker;
+  beforeAll(async () => {
+    // Nothing listens there.
+    worker = await startWorker(inject('workerScript'), workerBindings({ REALTIME_URL: `ws://127.0.0.1:${await freePort()}/v1/realtime` }));
+  });
+  afterAll(() => worker?.dispose());
+
+  it('refuses the session (the PBX ends the call with cause 41) and records model_unavailable', async () => {
+    const call = await routedCall();
+    const opened = await openMediaSession({ workerUrl: worker.url, ...call });
+    expect(opened).toMatchObject({ ok: false, status: 503 });
+    const { row } = await endedCall(call);
+    expect(row.session_end_reason).toBe('model_unavailable');
+  });
+});
+
+describe('refusals', () => {
+  it('answers 401 to an unsigned or wrongly signed upgrade, and opens no session', async () => {
+    const call = await routedCall();
+    const before = await emulatorSessions();
+    for (const secret of [null, REMOVED_SIGNING_SECRET]) {
+      const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call, secret });
+      expect(opened).toMatchObject({ ok: false, status: 401 });
+    }
+    // A signature for one call does not open another.
+    const other = await routedCall();
+    const moved = await openMediaSession({
+      workerUrl: inject('workerUrl'),
+      ...call,
+      sendTarget: `/internal/media/asterisk/${other.callRecordId}?tenant_id=${other.tenantId}`,
+    });
+    expect(moved).toMatchObject({ ok: false, status: 401 });
+    expect(await emulatorSessions()).toBe(before);
+    expect((await callRow(call.callRecordId)).session_started_at).toBeNull();
+  });
+
+  it('refuses another tenant’s call as unknown (404), and a suspended tenant’s call (403)', async () => {
+    const call = await routedCall();
+    const stranger = await createTenant();
+    const foreign = await openMediaSession({ workerUrl: inject('workerUrl'), callRecordId: call.callRecordId, tenantId: stranger.id });
+    expect(foreign).toMatchObject({ ok: false, status: 404 });
+    await api('PATCH', `/api/tenants/${call.tenantId}`, { body: { status: 'suspended' } });
+    const suspended = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
+    expect(suspended).toMatchObject({ ok: false, status: 403 });
+    expect((await callRow(call.callRecordId)).session_started_at).toBeNull();
+  });
+
+  it('refuses a second stream for a call that has one, and a call whose session ended (409)', async () => {
+    const call = await routedCall({ greeting: 'Hi.' });
+    const session = await connect(call);
+    const second = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
+    expect(second).toMatchObject({ ok: false, status: 409 });
+    session.hangUp();
+    await endedCall(call);
+    const again = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
+    expect(again).toMatchObject({ ok: false, status: 409 });
+  });
+});
+
+async function emulatorSession(call: RoutedCall) {
+  const origin = new URL(inject('realtimeUrl').replace(/^ws/, 'http')).origin;
+  const { sessions } = (await (await fetch(`${origin}/__emulator/sessions`)).json()) as { sessions: any[] };
+  // The session's instructions carry the profile's prompt, and so this call's tag.
+  const record = sessions.find((session) => String(session.instructions).includes(call.tag));
+  if (!record) throw new Error('the emulator has no session for this call');
+  return record;
+}
+
+async function emulatorSessions(url = inject('realtimeUrl')): Promise<number> {
+  const origin = new URL(url.replace(/^ws/, 'http')).origin;
+  const response = await fetch(`${origin}/__emulator/sessions`);
+  return ((await response.json()) as { sessions: unknown[] }).sessions.length;
+}

@@ -1,0 +1,549 @@
+// The AI conversation of one call: a Durable Object named by the call record id. It takes the
+// carrier's media socket (Asterisk through the bridge today; one translator per carrier), opens one
+// WebSocket to the realtime model, and relays between them: the agent greets first, the caller can
+// interrupt it (flush at the carrier, cancel, truncate at what was heard), keypad digits reach the
+// model as text, the model can hang up with its end_call tool, and the profile's time limit holds.
+// The transcript is kept in the object's own storage as it grows (an eviction loses nothing) and
+// written to Postgres, with a summary asked of the model, when the call ends — through withTenant,
+// for the tenant the signed route named. Nothing the caller or the agent says is logged.
+import { DurableObject } from 'cloudflare:workers';
+import { loadConfig, type Settings } from '../lib/config.ts';
+import { openDatabase } from '../lib/db.ts';
+import type { Bindings } from '../lib/env.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { asteriskTranslator, FRAME_BYTES } from './carriers/asterisk.ts';
+import type { CarrierEvent, CarrierTranslator } from './carriers/carrier.ts';
+import {
+  connectRealtime,
+  END_CALL_TOOL,
+  errorCode,
+  fromBase64,
+  type RealtimeConnection,
+  RealtimeUnavailable,
+  type ServerEvent,
+} from './realtime.ts';
+import {
+  loadSessionContext,
+  recordSessionEnded,
+  recordSessionStarted,
+  type SessionEndReason,
+  type SessionProfile,
+  type TranscriptTurn,
+} from './records.ts';
+
+/** The model must be connected and configured within this, or the call is refused (cause 41 at the PBX). */
+export const SESSION_START_DEADLINE_MS = 3_000;
+/** How far ahead of the caller's ear agent audio is sent: enough to ride out jitter, little to flush. */
+const PLAYBACK_LEAD_MS = 300;
+const FRAME_MS = 20;
+/** After the goodbye of the time limit, hang up at the latest after this. */
+const GOODBYE_CAP_MS = 8_000;
+/** How long the end of the call waits for the model's summary. */
+const SUMMARY_DEADLINE_MS = 5_000;
+/** If the object is evicted mid-call, its alarm writes what storage kept this long after the limit. */
+const BACKSTOP_GRACE_MS = 120_000;
+/** Agent audio waiting to be sent is capped (10 minutes of it); beyond, the call is in trouble anyway. */
+const MAX_QUEUED_BYTES = 8_000 * 600;
+
+/** The headers the media route hands over after verifying the bridge's signature. */
+export const SESSION_HEADERS = { tenant: 'x-vca-tenant-id', call: 'x-vca-call-id', carrier: 'x-vca-carrier' } as const;
+
+interface StoredSession {
+  tenantId: string;
+  callId: string;
+  startedAt: number;
+  turns: TranscriptTurn[];
+  ended: boolean;
+}
+
+interface AgentItem {
+  id: string;
+  text: string;
+  /** When the caller starts hearing it (the playback clock), ms since the epoch; null until audio arrives. */
+  playsFrom: number | null;
+  audioMs: number;
+  offsetMs: number;
+  truncated: boolean;
+}
+
+export class CallSession extends DurableObject<Bindings> {
+  #log: Logger = createLogger({ component: 'call-session' });
+  #stored: StoredSession | undefined;
+  #profile: SessionProfile | undefined;
+  #settings: Settings | undefined;
+  #carrier: WebSocket | undefined;
+  #translator: CarrierTranslator | undefined;
+  #model: RealtimeConnection | undefined;
+  #ending: Promise<void> | undefined;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  // Playback toward the caller.
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #playedUntil = 0;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #pendingAudio = new Uint8Array(0);
+  // The conversation.
+  #items = new Map<string, AgentItem>();
+  #playingItem: string | undefined;
+  #responseActive = false;
+  #callerTurnStarts = new Map<string, number>();
+  #hangupAfterPlayback: SessionEndReason | undefined;
+  #summary: { resolve: (text: string | null) => void; text: string } | undefined;
+  #framesIn = 0;
+  #framesOut = 0;
+
+  override async fetch(request: Request): Promise<Response> {
+    const tenantId = request.headers.get(SESSION_HEADERS.tenant) ?? '';
+    const callId = request.headers.get(SESSION_HEADERS.call) ?? '';
+    this.#log = createLogger({ component: 'call-session', call_record_id: callId, tenant_id: tenantId });
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
+      return refusal(426, 'upgrade_required', 'Expected a WebSocket upgrade.');
+    if (this.#carrier || (await this.ctx.storage.get<StoredSession>('session'))) {
+      // One media stream per call: a replayed or second upgrade gets nothing.
+      return refusal(409, 'session_exists', 'This call already has a session.');
+    }
+    const config = loadConfig(this.env as unknown as Record<string, unknown>);
+    if (!config.ok) return refusal(503, 'service_misconfigured', 'The service is misconfigured.');
+    const settings = config.settings;
+    this.#settings = settings;
+
+    const database = openDatabase(settings);
+    let context: Awaited<ReturnType<typeof loadSessionContext>>;
+    try {
+      context = await loadSessionContext(database.db, tenantId, callId);
+    } catch {
+      this.#log.warn('[CALL SESSION] refused: database unavailable');
+      return refusal(503, 'database_unavailable', 'The database is unreachable.');
+    } finally {
+      this.ctx.waitUntil(database.close().catch(() => {}));
+    }
+    if (!context.ok) {
+      this.#log.warn('[CALL SESSION] refused', { reason: context.reason });
+      const status = context.reason === 'unknown_call' ? 404 : context.reason === 'tenant_inactive' ? 403 : 409;
+      return refusal(status, context.reason, 'No session for this call.');
+    }
+    this.#profile = context.profile;
+
+    // The model first: a call the agent cannot take is refused before it is answered with silence.
+    if (!settings.REALTIME_API_KEY) {
+      await this.#recordRefused(tenantId, callId, 'model_unavailable');
+      this.#log.error('[CALL SESSION] refused: REALTIME_API_KEY is not set', { reason: 'model_unavailable' });
+      return refusal(503, 'model_unavailable', 'The voice model is not configured.');
+    }
+    try {
+      this.#model = await connectRealtime(
+        {
+          url: settings.REALTIME_URL,
+          model: settings.REALTIME_MODEL,
+          apiKey: settings.REALTIME_API_KEY,
+          deadlineMs: SESSION_START_DEADLINE_MS,
+        },
+        { instructions: instructionsFor(context.profile), voice: context.profile.voice, language: context.profile.language },
+        (event) => this.#onModelEvent(event),
+        (code) => this.#onModelClosed(code),
+      );
+    } catch (error) {
+      const reason = error instanceof RealtimeUnavailable ? error.message : 'unexpected error';
+      await this.#recordRefused(tenantId, callId, 'model_unavailable');
+      this.#log.error('[CALL SESSION] refused: the model is unavailable', { reason: 'model_unavailable', detail: reason });
+      return refusal(503, 'model_unavailable', 'The voice model is unavailable.');
+    }
+
+    const startedAt = Date.now();
+    this.#stored = { tenantId, callId, startedAt, turns: [], ended: false };
+    await this.ctx.storage.put('session', this.#stored);
+    await this.ctx.storage.setAlarm(startedAt + context.profile.maxDurationSeconds * 1000 + BACKSTOP_GRACE_MS);
+
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    server.accept();
+    // Binary frames as ArrayBuffer (workerd's default may be Blob, which would need an await per frame).
+    server.binaryType = 'arraybuffer';
+    this.#carrier = server;
+    this.#translator = asteriskTranslator();
+    server.addEventListener('message', (message) => {
+      for (const event of this.#translator?.receive(message.data as string | ArrayBuffer) ?? []) this.#onCarrierEvent(event);
+    });
+    server.addEventListener('close', () => void this.#end('caller_hung_up'));
+    server.addEventListener('error', () => void this.#end('caller_hung_up'));
+
+    this.#log.info('[CALL SESSION] started', { carrier: this.#translator.name, ai_profile_id: context.profile.id });
+    this.ctx.waitUntil(this.#write((db) => recordSessionStarted(db, tenantId, callId, new Date(startedAt))));
+    this.#later(context.profile.maxDurationSeconds * 1000, () => this.#timeUp());
+    this.#greet(context.profile);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** The backstop: the object was evicted (or the end failed) before the call's records were written. */
+  override async alarm(): Promise<void> {
+    const stored = await this.ctx.storage.get<StoredSession>('session');
+    if (!stored || stored.ended || this.#carrier?.readyState === WebSocket.OPEN) return;
+    this.#stored = stored;
+    await this.#finish('error', null);
+  }
+
+  // ---- the caller's side ----
+
+  #onCarrierEvent(event: CarrierEvent): void {
+    if (event.type === 'audio') {
+      this.#framesIn++;
+      this.#model?.appendAudio(event.ulaw);
+    } else if (event.type === 'dtmf') {
+      this.#addTurn('caller', `[keypad] ${event.digit}`, this.#offset());
+      this.#model?.send({
+        type: 'conversation.item.create',
+        item: {
+          type: 'message',
+          role: 'user',
+          content: [{ type: 'input_text', text: `The caller pressed ${event.digit} on the keypad.` }],
+        },
+      });
+      this.#model?.send({ type: 'response.create' });
+    } else if (event.type === 'hangup') {
+      void this.#end('caller_hung_up');
+    }
+  }
+
+  // ---- the model's side ----
+
+  #greet(profile: SessionProfile): void {
+    const instructions = profile.greeting
+      ? `Greet the caller now. Say exactly: "${profile.greeting.replaceAll('"', "'")}"`
+      : 'Greet the caller now, briefly, and ask how you can help.';
+    this.#model?.send({ type: 'response.create', response: { instructions } });
+  }
+
+  #onModelEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case 'response.created':
+        this.#responseActive = true;
+        break;
+      case 'response.output_audio.delta':
+        this.#playAgentAudio(String(event.item_id ?? ''), fromBase64(String(event.delta ?? '')));
+        break;
+      case 'response.output_audio_transcript.delta': {
+        const item = this.#item(String(event.item_id ?? ''));
+        if (!item.truncated) item.text += String(event.delta ?? '');
+        break;
+      }
+      case 'response.output_audio_transcript.done': {
+        const item = this.#item(String(event.item_id ?? ''));
+        if (!item.truncated) item.text = String(event.transcript ?? '');
+        this.#recordAgentTurn(item);
+        break;
+      }
+      case 'response.output_text.done':
+        if (this.#summary) this.#summary.text = String(event.text ?? '');
+        break;
+      case 'input_audio_buffer.speech_started':
+        this.#callerTurnStarts.set(String(event.item_id ?? ''), this.#offset());
+        this.#bargeIn();
+        break;
+      case 'conversation.item.input_audio_transcription.completed': {
+        const itemId = String(event.item_id ?? '');
+        const text = String(event.transcript ?? '').trim();
+        if (text) this.#addTurn('caller', text, this.#callerTurnStarts.get(itemId) ?? this.#offset());
+        break;
+      }
+      case 'response.done':
+        this.#onResponseDone(event);
+        break;
+      case 'error':
+        // Most errors are about one request (a cancel that came late, say); a lost session closes the socket.
+        this.#log.warn('[CALL SESSION] model error', { code: errorCode(event) });
+        break;
+    }
+  }
+
+  #onResponseDone(event: ServerEvent): void {
+    this.#responseActive = false;
+    const response = event.response as
+      | { status?: string; output?: { type?: string; name?: string }[]; conversation_id?: unknown }
+      | undefined;
+    if (this.#summary && response?.conversation_id === null) {
+      this.#summary.resolve(this.#summary.text || null);
+      return;
+    }
+    if (response?.output?.some((output) => output.type === 'function_call' && output.name === END_CALL_TOOL)) {
+      this.#hangupAfterPlayback = 'agent_ended';
+      this.#checkHangup();
+    }
+  }
+
+  #onModelClosed(code: number): void {
+    if (this.#ending || !this.#model?.ready) return;
+    this.#log.error('[CALL SESSION] the model closed the connection mid-call', { code });
+    void this.#end('model_failed');
+  }
+
+  // ---- playback toward the caller, paced so that a flush drops little and "heard" is known ----
+
+  #playAgentAudio(itemId: string, ulaw: Uint8Array): void {
+    if (this.#ending && !this.#hangupAfterPlayback) return;
+    const item = this.#item(itemId);
+    // Frames are whole 20 ms; a delta's odd tail waits for the next one.
+    const joined = concat(this.#pendingAudio, ulaw);
+    const whole = joined.length - (joined.length % FRAME_BYTES);
+    this.#pendingAudio = joined.slice(whole);
+    if (this.#queuedBytes + whole > MAX_QUEUED_BYTES) return;
+    for (let offset = 0; offset < whole; offset += FRAME_BYTES) {
+      this.#queue.push(joined.subarray(offset, offset + FRAME_BYTES));
+      this.#queuedBytes += FRAME_BYTES;
+    }
+    if (item.playsFrom === null) item.playsFrom = Math.max(this.#playedUntil, Date.now()) + (this.#queuedBytes - whole) / 8;
+    item.audioMs += whole / 8;
+    this.#playingItem = itemId;
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#pumpTimer) return;
+    const carrier = this.#carrier;
+    const translator = this.#translator;
+    if (!carrier || !translator || carrier.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (this.#playedUntil < now) this.#playedUntil = now;
+    while (this.#queue.length > 0 && this.#playedUntil - now < PLAYBACK_LEAD_MS) {
+      const frame = this.#queue.shift() as Uint8Array;
+      this.#queuedBytes -= frame.length;
+      for (const message of translator.audio(frame)) carrier.send(message);
+      this.#framesOut++;
+      this.#playedUntil += FRAME_MS;
+    }
+    if (this.#queue.length > 0) {
+      this.#pumpTimer = setTimeout(() => {
+        this.#pumpTimer = undefined;
+        this.#pump();
+      }, FRAME_MS);
+    } else {
+      this.#checkHangup();
+    }
+  }
+
+  /** The caller started speaking: stop the agent at once, and keep of its turn only what was heard. */
+  #bargeIn(): void {
+    const now = Date.now();
+    const talking = this.#queue.length > 0 || this.#playedUntil > now;
+    if (!talking && !this.#responseActive) return;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#pendingAudio = new Uint8Array(0);
+    this.#playedUntil = now;
+    if (this.#carrier && this.#translator) for (const message of this.#translator.clear()) this.#carrier.send(message);
+    if (this.#responseActive) this.#model?.send({ type: 'response.cancel' });
+    const item = this.#playingItem ? this.#items.get(this.#playingItem) : undefined;
+    if (item && item.playsFrom !== null && !item.truncated) {
+      const heardMs = Math.max(0, Math.min(item.audioMs, now - item.playsFrom));
+      if (heardMs < item.audioMs) {
+        this.#model?.send({ type: 'conversation.item.truncate', item_id: item.id, content_index: 0, audio_end_ms: Math.floor(heardMs) });
+        this.#truncate(item, heardMs);
+      }
+    }
+    this.#playingItem = undefined;
+  }
+
+  #checkHangup(): void {
+    if (!this.#hangupAfterPlayback || this.#queue.length > 0) return;
+    const wait = Math.max(0, this.#playedUntil - Date.now());
+    const reason = this.#hangupAfterPlayback;
+    this.#later(wait, () => void this.#end(reason));
+  }
+
+  #timeUp(): void {
+    if (this.#ending || this.#hangupAfterPlayback) return;
+    this.#hangupAfterPlayback = 'time_limit';
+    this.#model?.send({
+      type: 'response.create',
+      response: { instructions: 'The call has reached its time limit. Say a short, polite goodbye now, in one sentence.' },
+    });
+    this.#later(GOODBYE_CAP_MS, () => void this.#end('time_limit'));
+  }
+
+  // ---- the end, exactly once ----
+
+  #end(reason: SessionEndReason): Promise<void> {
+    this.#ending ??= this.#finishCall(reason);
+    return this.#ending;
+  }
+
+  async #finishCall(reason: SessionEndReason): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
+    const carrier = this.#carrier;
+    if (carrier && carrier.readyState === WebSocket.OPEN) {
+      if (reason !== 'caller_hung_up') for (const message of this.#translator?.hangup() ?? []) carrier.send(message);
+      carrier.close(1000, reason);
+    }
+    // What was cut off by the end of the call counts as far as the caller heard it.
+    const now = Date.now();
+    for (const item of this.#items.values()) {
+      if (item.truncated || item.playsFrom === null) continue;
+      const heardMs = Math.max(0, Math.min(item.audioMs, now - item.playsFrom));
+      if (heardMs < item.audioMs) this.#truncate(item, heardMs);
+      else this.#recordAgentTurn(item);
+    }
+    const summary = await this.#askSummary();
+    this.#model?.close();
+    await this.#finish(reason, summary);
+  }
+
+  async #finish(reason: SessionEndReason, summary: string | null): Promise<void> {
+    const stored = this.#stored;
+    if (!stored || stored.ended) return;
+    const turns = [...stored.turns].sort((a, b) => a.offset_ms - b.offset_ms);
+    const at = new Date();
+    const written = await this.#write((db) => recordSessionEnded(db, stored.tenantId, stored.callId, { at, reason, turns, summary }));
+    this.#log.info('[CALL SESSION] ended', {
+      reason,
+      seconds: Math.round((at.getTime() - stored.startedAt) / 1000),
+      frames_in: this.#framesIn,
+      frames_out: this.#framesOut,
+      turns: turns.length,
+      summary: summary !== null,
+      recorded: written,
+    });
+    if (written) {
+      stored.ended = true;
+      await this.ctx.storage.put('session', stored);
+      await this.ctx.storage.deleteAlarm();
+    }
+  }
+
+  async #askSummary(): Promise<string | null> {
+    const model = this.#model;
+    if (!model?.open || !this.#stored?.turns.length) return null;
+    return new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), SUMMARY_DEADLINE_MS);
+      this.#summary = {
+        text: '',
+        resolve: (text) => {
+          clearTimeout(timer);
+          resolve(text);
+        },
+      };
+      model.send({
+        type: 'response.create',
+        response: {
+          conversation: 'none',
+          output_modalities: ['text'],
+          metadata: { purpose: 'summary' },
+          instructions:
+            'Summarise this phone call for the business in at most three sentences: who called, what they wanted, what was agreed.',
+        },
+      });
+    });
+  }
+
+  async #recordRefused(tenantId: string, callId: string, reason: SessionEndReason): Promise<void> {
+    await this.#write((db) => recordSessionEnded(db, tenantId, callId, { at: new Date(), reason, turns: [], summary: null }));
+  }
+
+  /** One database connection per write; false when it failed (the alarm tries again). */
+  async #write(work: (db: ReturnType<typeof openDatabase>['db']) => Promise<void>): Promise<boolean> {
+    if (!this.#settings) return false;
+    const database = openDatabase(this.#settings);
+    try {
+      await work(database.db);
+      return true;
+    } catch (error) {
+      this.#log.error('[CALL SESSION] could not write the call record', { error: error instanceof Error ? error.name : 'unknown' });
+      return false;
+    } finally {
+      await database.close().catch(() => {});
+    }
+  }
+
+  // ---- small helpers ----
+
+  #item(id: string): AgentItem {
+    let item = this.#items.get(id);
+    if (!item) {
+      item = { id, text: '', playsFrom: null, audioMs: 0, offsetMs: this.#offset(), truncated: false };
+      this.#items.set(id, item);
+    }
+    return item;
+  }
+
+  /** The agent's turn as far as the caller heard it. */
+  #truncate(item: AgentItem, heardMs: number): void {
+    item.text = cutAt(item.text, item.audioMs > 0 ? heardMs / item.audioMs : 0);
+    item.truncated = true;
+    this.#recordAgentTurn(item);
+  }
+
+  /** Agent turns by item: written when the model has the whole text, rewritten if it is cut short. */
+  #agentTurns = new Map<string, TranscriptTurn>();
+
+  #recordAgentTurn(item: AgentItem): void {
+    const text = item.text.trim();
+    const turn = this.#agentTurns.get(item.id);
+    if (turn) {
+      turn.text = text;
+      this.#persist();
+      return;
+    }
+    if (!text) return;
+    const offset = item.playsFrom !== null && this.#stored ? item.playsFrom - this.#stored.startedAt : item.offsetMs;
+    const added = this.#addTurn('agent', text, offset);
+    if (added) this.#agentTurns.set(item.id, added);
+  }
+
+  #addTurn(role: TranscriptTurn['role'], text: string, offsetMs: number): TranscriptTurn | undefined {
+    const stored = this.#stored;
+    if (!stored) return undefined;
+    const turn = { role, text, offset_ms: Math.max(0, Math.round(offsetMs)) };
+    stored.turns.push(turn);
+    this.#persist();
+    return turn;
+  }
+
+  /** The transcript so far into the object's storage: an eviction loses nothing (the alarm writes it). */
+  #persist(): void {
+    if (this.#stored) this.ctx.waitUntil(this.ctx.storage.put('session', this.#stored));
+  }
+
+  #offset(): number {
+    return this.#stored ? Date.now() - this.#stored.startedAt : 0;
+  }
+
+  #later(ms: number, work: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      work();
+    }, ms);
+    this.#timers.add(timer);
+  }
+}
+
+function instructionsFor(profile: SessionProfile): string {
+  return [
+    profile.systemPrompt,
+    profile.language ? `Speak ${profile.language} unless the caller prefers another language.` : '',
+    'You are speaking with a caller on the telephone. Keep answers short. When the conversation is over, say goodbye and then call end_call.',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+/** The share of a text the caller heard, cut at a word boundary. */
+function cutAt(text: string, share: number): string {
+  if (share >= 1) return text;
+  const cut = text.slice(0, Math.floor(text.length * Math.max(0, share)));
+  const boundary = cut.lastIndexOf(' ');
+  return (boundary > 0 ? cut.slice(0, boundary) : cut).trim();
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function refusal(status: number, code: string, detail: string): Response {
+  return new Response(JSON.stringify({ type: `urn:vca:problem:${code}`, title: 'Session refused', status, detail, code }), {
+    status,
+    headers: { 'content-type': 'application/problem+json' },
+  });
+}
