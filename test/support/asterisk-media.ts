@@ -9,6 +9,7 @@
 // documented at docs.asterisk.org, Configuration/Channel-Drivers/WebSocket.
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { linearToMulaw, mulawToLinear } from '../../tools/g711.ts';
 import { uriEncode } from './asterisk-dialplan.ts';
 
 /** One 20 ms frame of 8 kHz G.711 μ-law: MEDIA_START's optimal_frame_size (chan_websocket.c:1410, ulaw 20 × 80 / 10). */
@@ -27,23 +28,8 @@ export type ControlFormat = 'json' | 'plain-text';
 
 // ---- μ-law audio ---------------------------------------------------------------------------
 
-/** G.711 μ-law encoding of one signed 16-bit sample. */
-export function linearToUlaw(sample: number): number {
-  let value = Math.max(-32768, Math.min(32767, Math.round(sample)));
-  const sign = value < 0 ? 0x80 : 0;
-  if (sign) value = -value;
-  value = Math.min(value, 32635) + 0x84;
-  let exponent = 7;
-  for (let mask = 0x4000; (value & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
-  const mantissa = (value >> (exponent + 3)) & 0x0f;
-  return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
-export function ulawToLinear(byte: number): number {
-  const value = ~byte & 0xff;
-  const magnitude = ((((value & 0x0f) << 3) + 0x84) << ((value & 0x70) >> 4)) - 0x84;
-  return value & 0x80 ? -magnitude : magnitude;
-}
+// The one G.711 implementation of the repository (tools/g711.ts), under this file's names.
+export { linearToMulaw as linearToUlaw, mulawToLinear as ulawToLinear } from '../../tools/g711.ts';
 
 /** μ-law silence (0xff encodes 0). */
 export function ulawSilence(ms = FRAME_MS): Buffer {
@@ -54,14 +40,14 @@ export function ulawSilence(ms = FRAME_MS): Buffer {
 export function ulawTone(ms = FRAME_MS, hz = 440, amplitude = 8000, startSample = 0): Buffer {
   const samples = (ms * ULAW_FRAME_BYTES) / FRAME_MS;
   const audio = Buffer.alloc(samples);
-  for (let i = 0; i < samples; i++) audio[i] = linearToUlaw(amplitude * Math.sin((2 * Math.PI * hz * (startSample + i)) / 8000));
+  for (let i = 0; i < samples; i++) audio[i] = linearToMulaw(amplitude * Math.sin((2 * Math.PI * hz * (startSample + i)) / 8000));
   return audio;
 }
 
 /** Mean absolute amplitude: tells a tone from silence. */
 export function ulawLevel(audio: Buffer): number {
   let sum = 0;
-  for (const byte of audio) sum += Math.abs(ulawToLinear(byte));
+  for (const byte of audio) sum += Math.abs(mulawToLinear(byte));
   return audio.length ? sum / audio.length : 0;
 }
 
