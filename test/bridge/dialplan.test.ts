@@ -8,11 +8,11 @@ import { CALL_ENDED_FIELDS, INBOUND_FIELDS, parseCallEnded, parseInbound } from 
 import {
   allSteps,
   Channel,
+  type ConfigSection,
   type Dialplan,
   findCurlCalls,
-  type PjsipSection,
+  parseConfig,
   parseDialplan,
-  parsePjsip,
   patternMatches,
   type Step,
   uriEncode,
@@ -62,7 +62,6 @@ interface Scenario {
   /** The bridge's raw answer body to POST /inbound; '' is no answer at all (bridge down). */
   inboundAnswer: string;
   callEndedAnswer?: string;
-  cdr?: { duration: string; billsec: string };
   /** The caller hangs up during Wait() with this cause instead of waiting it out. */
   callerHangsUpWithCause?: string;
   /**
@@ -81,7 +80,6 @@ function call(overrides: Partial<Scenario> = {}, dialplan: Dialplan = plan): Cha
     callerNumber: scenario.callerNumber,
     uniqueId: UNIQUEID,
     epoch: EPOCH,
-    cdr: scenario.cdr,
   };
   return new Channel(dialplan, arrival, {
     curl({ url }, channel) {
@@ -313,12 +311,13 @@ describe('extensions.conf: call flow', () => {
   }
 
   it('the hangup handler reports the real cause and talk time, and returns', () => {
-    const channel = call({ callerHangsUpWithCause: '0', cdr: { duration: '12', billsec: '9' } });
+    const channel = call();
     const fields = Object.fromEntries(new URLSearchParams(channel.requests('/call-ended')[0]?.postdata));
-    expect(fields).toMatchObject({ hangup_cause: '0', duration: '12', billsec: '9', timestamp: EPOCH, call_id: UNIQUEID });
+    const endedAt = String(Number(EPOCH) + 30);
+    expect(fields).toMatchObject({ hangup_cause: '16', duration: '30', billsec: '30', timestamp: endedAt, call_id: UNIQUEID });
     const parsed = parseCallEnded(fields);
     expect(parsed.success).toBe(true);
-    expect(parsed.data).toMatchObject({ duration_seconds: 9, hangup_cause: 0, ended_at: Number(EPOCH) });
+    expect(parsed.data).toMatchObject({ duration_seconds: 30, hangup_cause: 16, ended_at: Number(endedAt) });
   });
 
   it('a call-ended the bridge did not queue is logged, and the handler still returns', () => {
@@ -353,9 +352,11 @@ describe('extensions.conf: a hostile caller id cannot break the request', () => 
   it('(h) /inbound: the body parses back to the same fields, caller_number intact', () => {
     const channel = call({ callerNumber: HOSTILE });
     const [request] = channel.requests('/inbound');
-    // The exact body: the parsed template, each ${URIENCODE(X)} replaced by X's value encoded.
+    // The exact body: the parsed template, each ${URIENCODE(X)} replaced by X's value encoded
+    // (${EPOCH} as it was when the call arrived: the clock has moved on since).
+    const atArrival = (expression: string) => (expression === '${EPOCH}' ? EPOCH : channel.substitute(expression));
     const expected = (inboundCall?.fields ?? [])
-      .map(({ name, value }) => `${name}=${uriEncode(channel.substitute(value.slice('${URIENCODE('.length, -')}'.length)))}`)
+      .map(({ name, value }) => `${name}=${uriEncode(atArrival(value.slice('${URIENCODE('.length, -')}'.length)))}`)
       .join('&');
     expect(expected).toContain('caller_number=%22Eve%22%20%3C%2B1%26x%3D2%3E%2C%20%C3%B1&');
     expect(request?.postdata).toBe(expected);
@@ -398,8 +399,8 @@ describe('extensions.conf: a hostile caller id cannot break the request', () => 
 });
 
 describe('pjsip.conf', () => {
-  const sections = parsePjsip(pjsipText);
-  const get = (section: PjsipSection | undefined, key: string) => section?.settings.filter(([k]) => k === key).map(([, v]) => v) ?? [];
+  const sections = parseConfig(pjsipText);
+  const get = (section: ConfigSection | undefined, key: string) => section?.settings.filter(([k]) => k === key).map(([, v]) => v) ?? [];
   const ofType = (type: string) => sections.filter((section) => get(section, 'type')[0] === type);
   const endpoint = ofType('endpoint').find((section) => section.name === 'tata-trunk');
 
