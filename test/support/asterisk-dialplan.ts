@@ -331,7 +331,7 @@ export interface Arrival {
   /** ${UNIQUEID} */
   uniqueId: string;
   /**
-   * ${EPOCH} when the call arrives. The model's clock moves only while Wait() runs or Dial() waits or bridges
+   * ${EPOCH} when the call arrives. The model's clock moves only while Dial() waits or bridges
    * (everything else takes no time), and ${EPOCH}, CDR(duration) and CDR(billsec) follow it.
    */
   epoch: string;
@@ -348,8 +348,6 @@ export interface Surroundings {
   curl(request: CurlRequest, channel: Channel): string;
   /** Dial(WebSocket/...): what the bridge, and the caller meanwhile, do with the hand-off. */
   webSocket?(dial: WebSocketDial): WebSocketCourse;
-  /** While Wait(seconds) runs. Unless the caller hangs up, the wait runs out and the dialplan goes on. */
-  wait?(seconds: string, channel: Channel): void;
 }
 
 /** Asterisk's configuration beside the dialplan. */
@@ -372,7 +370,6 @@ export type ChannelEvent =
   | { kind: 'run-hangup-handler'; target: string }
   | { kind: 'answer' }
   | { kind: 'ringing' }
-  | { kind: 'wait'; seconds: string }
   | { kind: 'dial'; data: string }
   /** The bridge accepted the upgrade and received this MEDIA_START. */
   | { kind: 'media-start'; message: string }
@@ -611,11 +608,6 @@ export class Channel {
       case 'answer':
         if (data !== '') throw new Error('Answer(delay) is not modelled');
         this.#answer();
-        return;
-      case 'wait':
-        this.events.push({ kind: 'wait', seconds: data });
-        this.#surroundings.wait?.(data, this);
-        if (this.#pendingHangupCause === undefined) this.#now += Number(data);
         return;
       case 'ringing':
         // pbx_builtin_ringing: indicate RINGING (chan_pjsip sends 180 Ringing).
