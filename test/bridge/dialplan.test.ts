@@ -756,3 +756,47 @@ describe('pjsip.conf', () => {
     expect(pjsipText).toMatch(/^;\s*bind=0\.0\.0\.0:5061$/m);
   });
 });
+
+describe('websocket_client.conf', () => {
+  const sections = parseConfig(websocketClientText);
+  const settings = Object.fromEntries(sections[0]?.settings ?? []);
+
+  it('holds one connection, vca-media: the one the dialplan dials', () => {
+    expect(sections.map((section) => section.name)).toEqual([plan.globals.get('VCA_MEDIA_CONNECTION')]);
+    // Each option once: a repeated one would silently win or lose.
+    const keys = sections[0]?.settings.map(([key]) => key) ?? [];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('is a per-call WebSocket to /media on the bridge listener of VCA_BRIDGE_URL, subprotocol media', () => {
+    expect(settings).toMatchObject({
+      type: 'websocket_client',
+      connection_type: 'per_call_config',
+      uri: 'ws://127.0.0.1:8788/media',
+      protocols: 'media',
+      tls_enabled: 'no',
+    });
+    const uri = new URL(settings.uri ?? '');
+    expect(uri.host).toBe(new URL(plan.globals.get('VCA_BRIDGE_URL') ?? '').host);
+    expect(uri.search).toBe('');
+  });
+
+  it('fails fast when the bridge is not there: one try, a short connect timeout', () => {
+    expect(settings.reconnect_attempts).toBe('1');
+    expect(Number(settings.connection_timeout)).toBeGreaterThan(0);
+    expect(Number(settings.connection_timeout)).toBeLessThanOrEqual(1000);
+  });
+
+  it('commits no credentials: username and password only as commented placeholders', () => {
+    for (const key of ['username', 'password', 'priv_key_file', 'cert_file']) expect(settings).not.toHaveProperty(key);
+    const commented = [...websocketClientText.matchAll(/^\s*;\s*(username|password)\s*=\s*(\S*)/gm)].map((m) => [m[1], m[2]]);
+    expect(commented).toEqual([
+      ['username', 'vca'],
+      ['password', 'CHANGE_ME'],
+    ]);
+  });
+
+  it('says where it is installed', () => {
+    expect(websocketClientText).toContain('/etc/asterisk/websocket_client.conf');
+  });
+});
