@@ -1,25 +1,30 @@
 // The dialplan is the other half of the bridge's contract. This suite checks the shape of
-// asterisk/extensions.conf and asterisk/pjsip.conf, and runs the dialplan against every answer the
-// bridge can give, in the model of Asterisk's PBX in test/support/asterisk-dialplan.ts.
+// asterisk/extensions.conf, pjsip.conf and websocket_client.conf, and runs the dialplan against
+// every answer the bridge can give to /inbound and every way the hand-off of a routed call's audio
+// can go, in the model of Asterisk's PBX in test/support/asterisk-dialplan.ts.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are Asterisk dialplan, where ${...} is literal syntax
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CALL_ENDED_FIELDS, INBOUND_FIELDS, parseCallEnded, parseInbound } from '../../bridge/asterisk.ts';
+import { NORMAL_CLEARING_CAUSES } from '../../contract/ingest.ts';
 import {
   allSteps,
   Channel,
+  type ConfigSection,
   type Dialplan,
   findCurlCalls,
-  type PjsipSection,
+  parseConfig,
   parseDialplan,
-  parsePjsip,
   patternMatches,
   type Step,
   uriEncode,
+  type WebSocketCourse,
+  type WebSocketDial,
 } from '../support/asterisk-dialplan.ts';
 
 const extensionsText = readFileSync(new URL('../../asterisk/extensions.conf', import.meta.url), 'utf8');
 const pjsipText = readFileSync(new URL('../../asterisk/pjsip.conf', import.meta.url), 'utf8');
+const websocketClientText = readFileSync(new URL('../../asterisk/websocket_client.conf', import.meta.url), 'utf8');
 
 /** What each posted field must carry, exactly, inside ${URIENCODE(...)}. */
 const INBOUND_VALUES: Record<(typeof INBOUND_FIELDS)[number], string> = {
@@ -42,6 +47,7 @@ const CALL_ENDED_VALUES: Record<(typeof CALL_ENDED_FIELDS)[number], string> = {
 const BRIDGE_DEADLINE_SECONDS = 2;
 
 const plan = parseDialplan(extensionsText);
+const websocketClient = parseConfig(websocketClientText);
 const curlCalls = findCurlCalls(plan);
 const inboundCall = curlCalls.find((call) => call.url.endsWith('/inbound'));
 const callEndedCall = curlCalls.find((call) => call.url.endsWith('/call-ended'));
@@ -54,6 +60,39 @@ const SUCCESS = `status=success&call_record_id=${CALL_RECORD_ID}&tenant_id=${TEN
 const UNIQUEID = '1706556789.123';
 const EPOCH = '1706556789';
 
+/** The bridge's own deadline for a session to start: it sends HANGUP then, before Dial's timeout. */
+const BRIDGE_SESSION_START_SECONDS = 2.5;
+/** The largest max_duration_seconds an AI profile may have (DESIGN, Call sessions). */
+const PROFILE_MAX_DURATION_SECONDS = 3600;
+/** When the session is ready and the bridge answers, and how long the conversation then lasts. */
+const READY = 1.2;
+const TALK = 42;
+
+/** What the bridge (and the caller, meanwhile) do with the hand-off: every course the design knows. */
+const HAND_OFF = {
+  /** Nothing listens on 127.0.0.1:8788 (bridge stopped or restarting). */
+  bridgeDown: { upgrade: 'unreachable' },
+  /** The upgrade is answered with something other than 101 (404, 503, another subprotocol). */
+  bridgeRefuses: { upgrade: 'refused' },
+  /** The session could not start in time: the bridge gives up with HANGUP. */
+  bridgeHangsUpBeforeAnswer: { upgrade: 'accepted', bridgeEnds: { after: BRIDGE_SESSION_START_SECONDS, how: 'hangup' } },
+  bridgeClosesBeforeAnswer: { upgrade: 'accepted', bridgeEnds: { after: BRIDGE_SESSION_START_SECONDS, how: 'close' } },
+  connectionLostBeforeAnswer: { upgrade: 'accepted', bridgeEnds: { after: 0.4, how: 'connection-lost' } },
+  /** A bridge that accepts and then says nothing: Dial's timeout decides. */
+  bridgeNeverAnswers: { upgrade: 'accepted' },
+  bridgeAnswersTooLate: { upgrade: 'accepted', answerAfter: 3.5, bridgeEnds: { after: 60, how: 'hangup' } },
+  /** The caller gives up during ringback (a CANCEL: chan_pjsip maps its 487 to cause 127). */
+  callerHangsUpWhileStarting: { upgrade: 'accepted', answerAfter: 2, callerHangsUp: { after: 1, cause: 127 } },
+  /** Answered; the caller hangs up with a BYE, which leaves chan_pjsip's cause at 0. */
+  callerHangsUpDuringSession: { upgrade: 'accepted', answerAfter: READY, callerHangsUp: { after: READY + TALK, cause: 0 } },
+  /** Answered; the agent ends the call (end_call, time limit, model lost): the bridge's HANGUP. */
+  sessionEndsCall: { upgrade: 'accepted', answerAfter: READY, bridgeEnds: { after: READY + TALK, how: 'hangup' } },
+  sessionClosesCall: { upgrade: 'accepted', answerAfter: READY, bridgeEnds: { after: READY + TALK, how: 'close' } },
+  connectionLostDuringSession: { upgrade: 'accepted', answerAfter: READY, bridgeEnds: { after: READY + TALK, how: 'connection-lost' } },
+  /** Answered, and nothing ever ends it: S() does. */
+  sessionNeverEnds: { upgrade: 'accepted', answerAfter: READY },
+} satisfies Record<string, WebSocketCourse>;
+
 /** A call from Tata, and how the bridge and the caller behave during it. */
 interface Scenario {
   /** The Request-URI user part, as Tata sends it. */
@@ -62,9 +101,8 @@ interface Scenario {
   /** The bridge's raw answer body to POST /inbound; '' is no answer at all (bridge down). */
   inboundAnswer: string;
   callEndedAnswer?: string;
-  cdr?: { duration: string; billsec: string };
-  /** The caller hangs up during Wait() with this cause instead of waiting it out. */
-  callerHangsUpWithCause?: string;
+  /** How the hand-off of a routed call goes; the hook also sees what Asterisk sends. */
+  handOff: WebSocketCourse | ((dial: WebSocketDial) => WebSocketCourse);
   /**
    * The caller hangs up with this cause while the /inbound CURL is in flight. As in Asterisk, the
    * CURL still completes and the Set() stores its answer; the channel is then hung up before the
@@ -74,28 +112,51 @@ interface Scenario {
 }
 
 function call(overrides: Partial<Scenario> = {}, dialplan: Dialplan = plan): Channel {
-  const scenario: Scenario = { exten: '+919876543210', callerNumber: '+919812345678', inboundAnswer: SUCCESS, ...overrides };
+  const scenario: Scenario = {
+    exten: '+919876543210',
+    callerNumber: '+919812345678',
+    inboundAnswer: SUCCESS,
+    handOff: HAND_OFF.callerHangsUpDuringSession,
+    ...overrides,
+  };
   const arrival = {
     context: 'from-tata-trunk',
     exten: scenario.exten,
     callerNumber: scenario.callerNumber,
     uniqueId: UNIQUEID,
     epoch: EPOCH,
-    cdr: scenario.cdr,
   };
-  return new Channel(dialplan, arrival, {
-    curl({ url }, channel) {
-      if (url.endsWith('/inbound')) {
-        if (scenario.callerHangsUpDuringLookupWithCause !== undefined) channel.callerHangsUp(scenario.callerHangsUpDuringLookupWithCause);
-        return scenario.inboundAnswer;
-      }
-      if (url.endsWith('/call-ended')) return scenario.callEndedAnswer ?? 'status=queued';
-      throw new Error(`nothing answers at ${url}`);
+  return new Channel(
+    dialplan,
+    arrival,
+    {
+      curl({ url }, channel) {
+        if (url.endsWith('/inbound')) {
+          if (scenario.callerHangsUpDuringLookupWithCause !== undefined) channel.callerHangsUp(scenario.callerHangsUpDuringLookupWithCause);
+          return scenario.inboundAnswer;
+        }
+        if (url.endsWith('/call-ended')) return scenario.callEndedAnswer ?? 'status=queued';
+        throw new Error(`nothing answers at ${url}`);
+      },
+      webSocket: (dial) => (typeof scenario.handOff === 'function' ? scenario.handOff(dial) : scenario.handOff),
     },
-    wait(_seconds, channel) {
-      if (scenario.callerHangsUpWithCause !== undefined) channel.callerHangsUp(scenario.callerHangsUpWithCause);
-    },
-  }).run();
+    { websocketClient },
+  ).run();
+}
+
+/** The one call-ended event a call posted, as the bridge parses it. */
+function callEnded(channel: Channel) {
+  const requests = channel.requests('/call-ended');
+  expect(requests).toHaveLength(1);
+  const fields = Object.fromEntries(new URLSearchParams(requests[0]?.postdata));
+  const parsed = parseCallEnded(fields);
+  expect(parsed.success, JSON.stringify(fields)).toBe(true);
+  return { fields, event: parsed.data as NonNullable<typeof parsed.data> };
+}
+
+/** The Worker's rule for the call's record: failed when there was no talk time and the cause is not normal clearing. */
+function recordedAs(event: { duration_seconds: number; hangup_cause: number }): 'ended' | 'failed' {
+  return event.duration_seconds === 0 && !NORMAL_CLEARING_CAUSES.includes(event.hangup_cause) ? 'failed' : 'ended';
 }
 
 describe('extensions.conf: shape', () => {
@@ -104,9 +165,16 @@ describe('extensions.conf: shape', () => {
     expect(plan.general.get('writeprotect')).toBe('yes');
   });
 
-  it('(a) [globals] holds the bridge address and the hold time', () => {
-    expect(plan.globals.get('VCA_BRIDGE_URL')).toBe('http://127.0.0.1:8788');
-    expect(plan.globals.get('VCA_HOLD_SECONDS')).toBe('30');
+  it('(a) [globals] holds the bridge address, the media connection and the hand-off limits', () => {
+    expect(Object.fromEntries(plan.globals)).toEqual({
+      VCA_BRIDGE_URL: 'http://127.0.0.1:8788',
+      VCA_MEDIA_CONNECTION: 'vca-media',
+      VCA_SESSION_START_SECONDS: '3',
+      VCA_MAX_CALL_SECONDS: '3660',
+    });
+    // The bridge gives up first, so its log says why; the session's own time limit speaks before S().
+    expect(Number(plan.globals.get('VCA_SESSION_START_SECONDS'))).toBeGreaterThan(BRIDGE_SESSION_START_SECONDS);
+    expect(Number(plan.globals.get('VCA_MAX_CALL_SECONDS'))).toBeGreaterThan(PROFILE_MAX_DURATION_SECONDS);
   });
 
   it('(a) every CURL() goes to ${VCA_BRIDGE_URL}/inbound or /call-ended, one of each', () => {
@@ -164,22 +232,25 @@ describe('extensions.conf: what is posted to the bridge', () => {
   });
 });
 
+/** The events that make up a call's course: no logs, no CURL options. */
+const flowOf = (channel: Channel) => channel.events.filter((e) => e.kind !== 'log' && e.kind !== 'curlopt');
+
 describe('extensions.conf: call flow', () => {
   const inbound = plan.contexts.get('vca-inbound')?.get('s') ?? [];
   const indexOf = (predicate: (step: Step) => boolean) => inbound.findIndex(predicate);
-  /** The events that make up a call's course: no logs, no CURL options. */
-  const flowOf = (channel: Channel) => channel.events.filter((e) => e.kind !== 'log' && e.kind !== 'curlopt');
 
-  it('(d) hashcompat and short timeouts are set before the /inbound CURL, which comes before Answer()', () => {
+  it('(d) hashcompat and short timeouts are set before the /inbound CURL; only the Dial after the success check answers', () => {
     const curl = indexOf((step) => step === inboundCall?.step);
     const hashcompat = indexOf((step) => step.app === 'Set' && step.data === 'CURLOPT(hashcompat)=yes');
     const successCheck = indexOf((step) => step.app === 'GotoIf' && step.data.includes('"success"'));
-    const answers = allSteps(plan).filter((step) => step.app === 'Answer');
+    const dials = allSteps(plan).filter((step) => step.app === 'Dial');
     expect(hashcompat).toBeGreaterThanOrEqual(0);
     expect(hashcompat).toBeLessThan(curl);
     expect(successCheck).toBeGreaterThan(curl);
-    expect(answers).toHaveLength(1);
-    expect(inbound.indexOf(answers[0] as Step)).toBeGreaterThan(successCheck);
+    // No Answer() anywhere: a session that cannot start must fail unanswered.
+    expect(allSteps(plan).filter((step) => step.app === 'Answer')).toEqual([]);
+    expect(dials).toHaveLength(1);
+    expect(inbound.indexOf(dials[0] as Step)).toBeGreaterThan(successCheck);
 
     const timeouts = Object.fromEntries(
       inbound.slice(0, curl).flatMap((step) => {
@@ -193,40 +264,24 @@ describe('extensions.conf: call flow', () => {
     expect(timeouts.conntimeout).toBeLessThanOrEqual(timeouts.httptimeout ?? 0);
   });
 
-  it('(d) at run time: options, then the question, then the answer, then Answer()', () => {
+  it('(d) at run time: options, then the question, then the answer, then ringing and the hand-off', () => {
     const channel = call();
     const kinds = channel.events.filter((e) => e.kind !== 'log').map((e) => (e.kind === 'curlopt' ? `${e.name}=${e.value}` : e.kind));
     const firstCurl = kinds.indexOf('curl');
     expect(kinds.indexOf('hashcompat=yes')).toBeLessThan(firstCurl);
-    expect(kinds.indexOf('answer')).toBeGreaterThan(firstCurl);
+    expect(kinds.indexOf('ringing')).toBeGreaterThan(firstCurl);
+    expect(kinds.indexOf('dial')).toBeGreaterThan(kinds.indexOf('ringing'));
+    expect(kinds.indexOf('answer')).toBeGreaterThan(kinds.indexOf('media-start'));
     expect(channel.events.find((e) => e.kind === 'curl')).toMatchObject({ url: 'http://127.0.0.1:8788/inbound' });
   });
 
-  it('on success: handler pushed, routing variables set, answered, held for VCA_HOLD_SECONDS, hung up with 16, end posted', () => {
-    const channel = call();
-    const substitute = (text: string) => channel.substitute(text);
-    expect(substitute('${VCA_CALL_RECORD_ID}')).toBe(CALL_RECORD_ID);
-    expect(substitute('${VCA_TENANT_ID}')).toBe(TENANT_ID);
-    expect(substitute('${VCA_AI_PROFILE_ID}')).toBe(PROFILE_ID);
-    expect(substitute('${VCA_AI_PROFILE_ROLE}')).toBe('receptionist');
-    expect(flowOf(channel)).toEqual([
-      { kind: 'push-hangup-handler', target: 'vca-hangup,s,1' },
-      { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
-      { kind: 'answer' },
-      { kind: 'wait', seconds: '30' },
-      { kind: 'hangup', cause: '16' },
-      { kind: 'run-hangup-handler', target: 'vca-hangup,s,1' },
-      { kind: 'curl', url: 'http://127.0.0.1:8788/call-ended', postdata: expect.any(String) },
-    ]);
-    expect(channel.unsetReads).toEqual([]);
-  });
-
-  it('a success without an AI profile is still routed (empty profile fields)', () => {
+  it('a success without an AI profile is still handed off (empty profile fields)', () => {
     const channel = call({
       inboundAnswer: `status=success&call_record_id=${CALL_RECORD_ID}&tenant_id=${TENANT_ID}&ai_profile_id=&ai_profile_role=`,
     });
     expect(channel.answered).toBe(true);
     expect(channel.substitute('${VCA_AI_PROFILE_ID}')).toBe('');
+    expect(channel.webSockets).toHaveLength(1);
   });
 
   const rejections: [string, string, string][] = [
@@ -312,15 +367,6 @@ describe('extensions.conf: call flow', () => {
     });
   }
 
-  it('the hangup handler reports the real cause and talk time, and returns', () => {
-    const channel = call({ callerHangsUpWithCause: '0', cdr: { duration: '12', billsec: '9' } });
-    const fields = Object.fromEntries(new URLSearchParams(channel.requests('/call-ended')[0]?.postdata));
-    expect(fields).toMatchObject({ hangup_cause: '0', duration: '12', billsec: '9', timestamp: EPOCH, call_id: UNIQUEID });
-    const parsed = parseCallEnded(fields);
-    expect(parsed.success).toBe(true);
-    expect(parsed.data).toMatchObject({ duration_seconds: 9, hangup_cause: 0, ended_at: Number(EPOCH) });
-  });
-
   it('a call-ended the bridge did not queue is logged, and the handler still returns', () => {
     const channel = call({ callEndedAnswer: '' });
     expect(channel.logs.some((text) => text.includes('did not queue call-ended'))).toBe(true);
@@ -333,6 +379,256 @@ describe('extensions.conf: call flow', () => {
       for (const text of channel.logs) expect(text).not.toContain('9812345678');
     }
     expect(call().logs[0]).toContain('...5678');
+  });
+});
+
+describe('extensions.conf: the hand-off of a routed call to the bridge', () => {
+  const inbound = plan.contexts.get('vca-inbound')?.get('s') ?? [];
+  const dial = inbound.find((step) => step.app === 'Dial') as Step;
+  const DIAL_AT_RUN_TIME = 'WebSocket/vca-media/c(ulaw)nf(json),3,S(3660)';
+  const warnings = (channel: Channel) =>
+    channel.events.flatMap((event) => (event.kind === 'log' && event.level === 'WARNING' ? [event.text] : []));
+  const dialStatus = (channel: Channel) => channel.events.find((event) => event.kind === 'dial-end');
+
+  it('dials the websocket_client of [globals] with c(ulaw), n and f(json), the start timeout and S()', () => {
+    expect(dial.data).toBe('WebSocket/${VCA_MEDIA_CONNECTION}/c(ulaw)nf(json),${VCA_SESSION_START_SECONDS},S(${VCA_MAX_CALL_SECONDS})');
+    const [peer = '', timeout, options] = call().substitute(dial.data).split(',');
+    const [tech, connection, channelOptions = ''] = peer.split('/');
+    expect([tech, connection, timeout, options]).toEqual(['WebSocket', 'vca-media', '3', 'S(3660)']);
+    // chan_websocket's options, one letter each: the codec, no auto-answer, JSON control; never v().
+    expect(channelOptions.match(/[a-z](\([^)]*\))?/g)?.sort()).toEqual(['c(ulaw)', 'f(json)', 'n']);
+  });
+
+  it('inherits exactly the call record, the call and the tenant (one underscore), then rings, dials, and only then warns and rejects', () => {
+    const at = inbound.indexOf(dial);
+    const sets = inbound.filter((step) => step.app === 'Set' && step.data.startsWith('_'));
+    expect(sets.map((step) => step.data)).toEqual([
+      '_VCA_CALL_RECORD_ID=${HASH(vca,call_record_id)}',
+      '_VCA_CALL_ID=${UNIQUEID}',
+      '_VCA_TENANT_ID=${HASH(vca,tenant_id)}',
+    ]);
+    for (const step of sets) expect(inbound.indexOf(step)).toBeLessThan(at);
+    expect(inbound[at - 1]).toMatchObject({ app: 'Ringing', data: '' });
+    expect(inbound.slice(at + 1).map((step) => `${step.app}(${step.data.split(',')[0]})`)).toEqual(['Log(WARNING)', 'Hangup(41)']);
+  });
+
+  it('MEDIA_START carries the three VCA_ variables to the bridge, and nothing else of the call', () => {
+    let seen: WebSocketDial | undefined;
+    const channel = call({
+      handOff: (dial) => {
+        seen = dial;
+        return HAND_OFF.callerHangsUpDuringSession;
+      },
+    });
+    expect(seen).toMatchObject({ connectionId: 'vca-media', uri: 'ws://127.0.0.1:8788/media', protocols: 'media', autoAnswer: false });
+    const [webSocket] = channel.webSockets;
+    expect(webSocket?.variables).toEqual({
+      DIALEDPEERNUMBER: 'vca-media/c(ulaw)nf(json)',
+      MEDIA_WEBSOCKET_CONNECTION_ID: 'vca-media',
+      MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE: '160',
+      VCA_TENANT_ID: TENANT_ID,
+      VCA_CALL_ID: UNIQUEID,
+      VCA_CALL_RECORD_ID: CALL_RECORD_ID,
+    });
+    // What the bridge parses: compact JSON, μ-law in 160-byte frames, the channel's variables.
+    const mediaStart = JSON.parse(seen?.mediaStart ?? '');
+    expect(mediaStart).toMatchObject({
+      event: 'MEDIA_START',
+      connection_id: 'vca-media',
+      format: 'ulaw',
+      optimal_frame_size: 160,
+      ptime: 20,
+    });
+    expect(mediaStart.channel_variables).toEqual(webSocket?.variables);
+    expect(channel.events).toContainEqual({ kind: 'media-start', message: seen?.mediaStart });
+    // VCA_CALL_ID is the call_id of the call's call-ended: the key the bridge joins the two on.
+    expect(mediaStart.channel_variables.VCA_CALL_ID).toBe(callEnded(channel).fields.call_id);
+    // Not the caller, the DID, the profile, the routing answer; no credential of any kind.
+    const names = Object.keys(mediaStart.channel_variables);
+    expect(names.filter((name) => name.includes('VCA')).sort()).toEqual(['VCA_CALL_ID', 'VCA_CALL_RECORD_ID', 'VCA_TENANT_ID']);
+    for (const name of names) expect(name).not.toMatch(/SECRET|PASSWORD|TOKEN|KEY|AUTH/i);
+    const values = Object.values<string>(mediaStart.channel_variables).join(' ');
+    for (const kept of ['9812345678', '9876543210', PROFILE_ID, 'receptionist', 'success', 'whsec_']) expect(values).not.toContain(kept);
+  });
+
+  const bridged: [string, WebSocketCourse, number][] = [
+    ['the caller hangs up (a BYE)', HAND_OFF.callerHangsUpDuringSession, TALK],
+    ['the session ends the call (HANGUP)', HAND_OFF.sessionEndsCall, TALK],
+    ['the session closes the WebSocket', HAND_OFF.sessionClosesCall, TALK],
+    ['a session that never ends is cut by S() at VCA_MAX_CALL_SECONDS', HAND_OFF.sessionNeverEnds, 3660],
+  ];
+
+  for (const [what, handOff, talk] of bridged) {
+    it(`answered when the session is ready, bridged, then ${what} → cause 16, the talk time posted once`, () => {
+      const channel = call({ handOff });
+      expect(flowOf(channel)).toEqual([
+        { kind: 'push-hangup-handler', target: 'vca-hangup,s,1' },
+        { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
+        { kind: 'ringing' },
+        { kind: 'dial', data: DIAL_AT_RUN_TIME },
+        { kind: 'media-start', message: expect.stringMatching(/^\{"event":"MEDIA_START",/) },
+        { kind: 'answer' },
+        { kind: 'dial-end', dialStatus: 'ANSWER' },
+        { kind: 'hangup', cause: '16' },
+        { kind: 'run-hangup-handler', target: 'vca-hangup,s,1' },
+        { kind: 'curl', url: 'http://127.0.0.1:8788/call-ended', postdata: expect.any(String) },
+      ]);
+      const seconds = Math.floor(READY + talk);
+      const { fields, event } = callEnded(channel);
+      expect(fields).toMatchObject({
+        call_id: UNIQUEID,
+        hangup_cause: '16',
+        billsec: String(talk),
+        duration: String(seconds),
+        timestamp: String(Number(EPOCH) + seconds),
+      });
+      expect(event).toMatchObject({ duration_seconds: talk, hangup_cause: 16 });
+      expect(recordedAs(event)).toBe('ended');
+      expect(warnings(channel)).toEqual([]);
+      expect(channel.unsetReads).toEqual([]);
+    });
+  }
+
+  it('a connection that breaks mid-call ends it with cause 38, the talk time still posted', () => {
+    const channel = call({ handOff: HAND_OFF.connectionLostDuringSession });
+    expect(channel.hangupCause).toBe('38');
+    const { event } = callEnded(channel);
+    expect(event).toMatchObject({ duration_seconds: TALK, hangup_cause: 38 });
+    expect(recordedAs(event)).toBe('ended');
+  });
+
+  const notStarted: [string, WebSocketCourse, string, string, number][] = [
+    ['the bridge is down', HAND_OFF.bridgeDown, 'CHANUNAVAIL', '3', 0],
+    ['the bridge refuses the upgrade', HAND_OFF.bridgeRefuses, 'CHANUNAVAIL', '3', 0],
+    ['the connection breaks before the answer', HAND_OFF.connectionLostBeforeAnswer, 'CHANUNAVAIL', '38', 0.4],
+    ['the bridge hangs up before answering', HAND_OFF.bridgeHangsUpBeforeAnswer, 'NOANSWER', '16', BRIDGE_SESSION_START_SECONDS],
+    ['the bridge closes before answering', HAND_OFF.bridgeClosesBeforeAnswer, 'NOANSWER', '16', BRIDGE_SESSION_START_SECONDS],
+    ['the bridge never answers', HAND_OFF.bridgeNeverAnswers, 'NOANSWER', '0', 3],
+    ['the bridge answers after the timeout', HAND_OFF.bridgeAnswersTooLate, 'NOANSWER', '0', 3],
+  ];
+
+  for (const [what, handOff, status, cause, seconds] of notStarted) {
+    it(`no session when ${what}: ${status}, a WARNING, Hangup(41) unanswered, call-ended once with talk time 0 and cause 41`, () => {
+      const channel = call({ handOff });
+      expect(channel.answered).toBe(false);
+      expect(channel.hangupCause).toBe('41');
+      const accepted = handOff.upgrade === 'accepted';
+      expect(flowOf(channel)).toEqual([
+        { kind: 'push-hangup-handler', target: 'vca-hangup,s,1' },
+        { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
+        { kind: 'ringing' },
+        { kind: 'dial', data: DIAL_AT_RUN_TIME },
+        ...(accepted ? [{ kind: 'media-start', message: expect.any(String) }] : []),
+        { kind: 'dial-end', dialStatus: status },
+        { kind: 'hangup', cause: '41' },
+        { kind: 'run-hangup-handler', target: 'vca-hangup,s,1' },
+        { kind: 'curl', url: 'http://127.0.0.1:8788/call-ended', postdata: expect.any(String) },
+      ]);
+      expect(warnings(channel)).toEqual([
+        `VCA: call ${UNIQUEID} (${CALL_RECORD_ID}) got no AI session (DIALSTATUS ${status}, cause ${cause}). Rejected with cause 41.`,
+      ]);
+      const { fields, event } = callEnded(channel);
+      expect(fields).toMatchObject({ billsec: '0', hangup_cause: '41', duration: String(Math.floor(seconds)) });
+      expect(recordedAs(event)).toBe('failed');
+      expect(channel.unsetReads).toEqual([]);
+    });
+  }
+
+  it('a caller who hangs up while the session starts: CANCEL, the dialplan stops (no warning, no Hangup(41)), call-ended once', () => {
+    const channel = call({ handOff: HAND_OFF.callerHangsUpWhileStarting });
+    expect(channel.answered).toBe(false);
+    expect(flowOf(channel)).toEqual([
+      { kind: 'push-hangup-handler', target: 'vca-hangup,s,1' },
+      { kind: 'curl', url: 'http://127.0.0.1:8788/inbound', postdata: expect.any(String) },
+      { kind: 'ringing' },
+      { kind: 'dial', data: DIAL_AT_RUN_TIME },
+      { kind: 'media-start', message: expect.any(String) },
+      { kind: 'dial-end', dialStatus: 'CANCEL' },
+      { kind: 'hangup', cause: '127' },
+      { kind: 'run-hangup-handler', target: 'vca-hangup,s,1' },
+      { kind: 'curl', url: 'http://127.0.0.1:8788/call-ended', postdata: expect.any(String) },
+    ]);
+    expect(warnings(channel)).toEqual([]);
+    expect(callEnded(channel).fields).toMatchObject({ billsec: '0', hangup_cause: '127', duration: '1' });
+  });
+
+  it('DIALSTATUS is what Dial left: ANSWER, CHANUNAVAIL, NOANSWER or CANCEL', () => {
+    expect(dialStatus(call({ handOff: HAND_OFF.sessionEndsCall }))).toEqual({ kind: 'dial-end', dialStatus: 'ANSWER' });
+    expect(call({ handOff: HAND_OFF.sessionEndsCall }).substitute('${DIALSTATUS}')).toBe('ANSWER');
+    expect(call({ handOff: HAND_OFF.bridgeDown }).substitute('${DIALSTATUS}')).toBe('CHANUNAVAIL');
+    expect(call({ handOff: HAND_OFF.bridgeNeverAnswers }).substitute('${DIALSTATUS}')).toBe('NOANSWER');
+    expect(call({ handOff: HAND_OFF.callerHangsUpWhileStarting }).substitute('${DIALSTATUS}')).toBe('CANCEL');
+  });
+
+  it('logs of the hand-off name the call, never the caller', () => {
+    for (const handOff of Object.values(HAND_OFF)) {
+      const channel = call({ handOff });
+      for (const text of channel.logs) expect(text).not.toContain('9812345678');
+    }
+  });
+
+  describe('what each choice buys (the checks have teeth)', () => {
+    const variant = (from: string, to: string) => {
+      expect(extensionsText).toContain(from);
+      return parseDialplan(extensionsText.replace(from, to));
+    };
+    const mediaStartOf = (dialplan: Dialplan) => {
+      let mediaStart = '';
+      call(
+        {
+          handOff: (dial) => {
+            mediaStart = dial.mediaStart;
+            return HAND_OFF.sessionEndsCall;
+          },
+        },
+        dialplan,
+      );
+      return mediaStart;
+    };
+
+    it('without n the WebSocket answers itself: a session that never started is an answered, billed call', () => {
+      const channel = call({ handOff: HAND_OFF.bridgeHangsUpBeforeAnswer }, variant('c(ulaw)nf(json)', 'c(ulaw)f(json)'));
+      expect(channel.answered).toBe(true);
+      expect(warnings(channel)).toEqual([]);
+      const { event } = callEnded(channel);
+      expect(event).toMatchObject({ duration_seconds: 2, hangup_cause: 16 });
+      expect(recordedAs(event)).toBe('ended');
+    });
+
+    it('with Answer() instead of Ringing() a failed start is answered first: billed, and recorded as ended', () => {
+      const channel = call({ handOff: HAND_OFF.bridgeNeverAnswers }, variant(' same => n,Ringing()', ' same => n,Answer()'));
+      expect(channel.hangupCause).toBe('41');
+      const { event } = callEnded(channel);
+      expect(event).toMatchObject({ duration_seconds: 3, hangup_cause: 41 });
+      expect(recordedAs(event)).toBe('ended');
+    });
+
+    it('without f(json) MEDIA_START is one plain line: the bridge could not tell which call it is', () => {
+      const mediaStart = mediaStartOf(variant('c(ulaw)nf(json)', 'c(ulaw)n'));
+      expect(mediaStart).toMatch(
+        /^MEDIA_START connection_id:vca-media channel:WebSocket\/vca-media\/0x[0-9a-f]+ channel_id:\S+ format:ulaw /,
+      );
+      expect(mediaStart).not.toContain(CALL_RECORD_ID);
+    });
+
+    it("without c(ulaw) the channel takes the trunk's A-law", () => {
+      expect(JSON.parse(mediaStartOf(variant('c(ulaw)nf(json)', 'nf(json)'))).format).toBe('alaw');
+    });
+
+    it('__ keeps the underscores in MEDIA_START, no _ keeps the variable at home', () => {
+      const doubled = JSON.parse(mediaStartOf(variant('Set(_VCA_CALL_ID=', 'Set(__VCA_CALL_ID='))).channel_variables;
+      expect(doubled).toHaveProperty('__VCA_CALL_ID', UNIQUEID);
+      expect(doubled).not.toHaveProperty('VCA_CALL_ID');
+      const local = JSON.parse(mediaStartOf(variant('Set(_VCA_TENANT_ID=', 'Set(VCA_TENANT_ID='))).channel_variables;
+      expect(local).not.toHaveProperty('VCA_TENANT_ID');
+    });
+
+    it('without a timeout nothing bounds the wait for a session; v() is refused by the model', () => {
+      expect(() => call({ handOff: HAND_OFF.bridgeNeverAnswers }, variant(',${VCA_SESSION_START_SECONDS},', ',,'))).toThrow(
+        /waits forever/,
+      );
+      expect(() => call({}, variant('nf(json)', 'nf(json)v(call=${VCA_CALL_RECORD_ID})'))).toThrow(/option v is not modelled/);
+    });
   });
 });
 
@@ -353,9 +649,11 @@ describe('extensions.conf: a hostile caller id cannot break the request', () => 
   it('(h) /inbound: the body parses back to the same fields, caller_number intact', () => {
     const channel = call({ callerNumber: HOSTILE });
     const [request] = channel.requests('/inbound');
-    // The exact body: the parsed template, each ${URIENCODE(X)} replaced by X's value encoded.
+    // The exact body: the parsed template, each ${URIENCODE(X)} replaced by X's value encoded
+    // (${EPOCH} as it was when the call arrived: the clock has moved on since).
+    const atArrival = (expression: string) => (expression === '${EPOCH}' ? EPOCH : channel.substitute(expression));
     const expected = (inboundCall?.fields ?? [])
-      .map(({ name, value }) => `${name}=${uriEncode(channel.substitute(value.slice('${URIENCODE('.length, -')}'.length)))}`)
+      .map(({ name, value }) => `${name}=${uriEncode(atArrival(value.slice('${URIENCODE('.length, -')}'.length)))}`)
       .join('&');
     expect(expected).toContain('caller_number=%22Eve%22%20%3C%2B1%26x%3D2%3E%2C%20%C3%B1&');
     expect(request?.postdata).toBe(expected);
@@ -398,8 +696,8 @@ describe('extensions.conf: a hostile caller id cannot break the request', () => 
 });
 
 describe('pjsip.conf', () => {
-  const sections = parsePjsip(pjsipText);
-  const get = (section: PjsipSection | undefined, key: string) => section?.settings.filter(([k]) => k === key).map(([, v]) => v) ?? [];
+  const sections = parseConfig(pjsipText);
+  const get = (section: ConfigSection | undefined, key: string) => section?.settings.filter(([k]) => k === key).map(([, v]) => v) ?? [];
   const ofType = (type: string) => sections.filter((section) => get(section, 'type')[0] === type);
   const endpoint = ofType('endpoint').find((section) => section.name === 'tata-trunk');
 
@@ -456,5 +754,49 @@ describe('pjsip.conf', () => {
     expect(pjsipText).toMatch(/chmod 640/);
     expect(pjsipText).toMatch(/^;\s*protocol=tls$/m);
     expect(pjsipText).toMatch(/^;\s*bind=0\.0\.0\.0:5061$/m);
+  });
+});
+
+describe('websocket_client.conf', () => {
+  const sections = parseConfig(websocketClientText);
+  const settings = Object.fromEntries(sections[0]?.settings ?? []);
+
+  it('holds one connection, vca-media: the one the dialplan dials', () => {
+    expect(sections.map((section) => section.name)).toEqual([plan.globals.get('VCA_MEDIA_CONNECTION')]);
+    // Each option once: a repeated one would silently win or lose.
+    const keys = sections[0]?.settings.map(([key]) => key) ?? [];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('is a per-call WebSocket to /media on the bridge listener of VCA_BRIDGE_URL, subprotocol media', () => {
+    expect(settings).toMatchObject({
+      type: 'websocket_client',
+      connection_type: 'per_call_config',
+      uri: 'ws://127.0.0.1:8788/media',
+      protocols: 'media',
+      tls_enabled: 'no',
+    });
+    const uri = new URL(settings.uri ?? '');
+    expect(uri.host).toBe(new URL(plan.globals.get('VCA_BRIDGE_URL') ?? '').host);
+    expect(uri.search).toBe('');
+  });
+
+  it('fails fast when the bridge is not there: one try, a short connect timeout', () => {
+    expect(settings.reconnect_attempts).toBe('1');
+    expect(Number(settings.connection_timeout)).toBeGreaterThan(0);
+    expect(Number(settings.connection_timeout)).toBeLessThanOrEqual(1000);
+  });
+
+  it('commits no credentials: username and password only as commented placeholders', () => {
+    for (const key of ['username', 'password', 'priv_key_file', 'cert_file']) expect(settings).not.toHaveProperty(key);
+    const commented = [...websocketClientText.matchAll(/^\s*;\s*(username|password)\s*=\s*(\S*)/gm)].map((m) => [m[1], m[2]]);
+    expect(commented).toEqual([
+      ['username', 'vca'],
+      ['password', 'CHANGE_ME'],
+    ]);
+  });
+
+  it('says where it is installed', () => {
+    expect(websocketClientText).toContain('/etc/asterisk/websocket_client.conf');
   });
 });

@@ -1,12 +1,18 @@
-// A small model of Asterisk's PBX, for checking asterisk/extensions.conf and asterisk/pjsip.conf
-// without an Asterisk: it parses both files (sections, `exten =>`/`same =>` lines, priorities,
-// labels) and runs the dialplan on a Channel whose surroundings the test supplies (the HTTP server
-// CURL() reaches, what the caller does). The model follows Asterisk's own code where it matters for
-// safety: ${...} substitution and variable-name parsing (pbx_variables.c), argument splitting
-// (__ast_app_separate_args in app.c), URIENCODE (ast_uri_encode with ast_uri_http), CURL's
-// hashcompat answer (func_curl.c) and HASH (func_strings.c). It throws on any application or
-// function it does not model, so the dialplan cannot quietly grow behaviour the tests do not check.
+// A small model of Asterisk's PBX, for checking asterisk/extensions.conf, pjsip.conf and
+// websocket_client.conf without an Asterisk: it parses the files (sections, `exten =>`/`same =>`
+// lines, priorities, labels) and runs the dialplan on a Channel whose surroundings the test supplies
+// (the HTTP server CURL() reaches, what the bridge does with the call's WebSocket, what the caller
+// does). The model follows Asterisk's own code where it matters for safety: ${...} substitution and
+// variable-name parsing (pbx_variables.c), variables set with _ and __ (pbx_builtin_setvar_helper,
+// chanvars.c), argument splitting (__ast_app_separate_args in app.c), URIENCODE (ast_uri_encode with
+// ast_uri_http), CURL's hashcompat answer (func_curl.c), HASH (func_strings.c), the hangup cause
+// (Hangup() in pbx_builtins.c, ${HANGUPCAUSE}), the CDR's duration and billsec (cdr.c), and
+// Dial(WebSocket/...) in asterisk-dial.ts. It throws on any application, function or option it does
+// not model, so the dialplan cannot quietly grow behaviour the tests do not check.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are Asterisk dialplan, where ${...} is literal syntax
+import { type DialStatus, dialWebSocket, type WebSocketChannel, type WebSocketCourse, type WebSocketDial } from './asterisk-dial.ts';
+
+export type { DialStatus, WebSocketChannel, WebSocketCourse, WebSocketDial } from './asterisk-dial.ts';
 
 // ---------------------------------------------------------------------------------------------
 // extensions.conf parser
@@ -324,18 +330,30 @@ export interface Arrival {
   callerNumber: string;
   /** ${UNIQUEID} */
   uniqueId: string;
-  /** ${EPOCH}; the clock stands still while the call runs. */
+  /**
+   * ${EPOCH} when the call arrives. The model's clock moves only while Dial() waits or bridges
+   * (everything else takes no time), and ${EPOCH}, CDR(duration) and CDR(billsec) follow it.
+   */
   epoch: string;
-  /** CDR(duration) and CDR(billsec). By default 35 and 30 if the call was answered, else 3 and 0. */
-  cdr?: { duration: string; billsec: string };
+  /** The codec the trunk negotiated: the first format of the caller's capabilities. Default alaw. */
+  codec?: string;
 }
 
-/** What the channel meets outside the PBX. Each hook may hang the caller up (Channel.callerHangsUp). */
+/** What the channel meets outside the PBX. */
 export interface Surroundings {
-  /** The HTTP server CURL() reaches: its raw answer body; '' is no answer at all (nothing listening). */
+  /**
+   * The HTTP server CURL() reaches: its raw answer body; '' is no answer at all (nothing listening).
+   * It may hang the caller up (Channel.callerHangsUp) while the request is in flight.
+   */
   curl(request: CurlRequest, channel: Channel): string;
-  /** While Wait(seconds) runs. Unless the caller hangs up, the wait runs out and the dialplan goes on. */
-  wait?(seconds: string, channel: Channel): void;
+  /** Dial(WebSocket/...): what the bridge, and the caller meanwhile, do with the hand-off. */
+  webSocket?(dial: WebSocketDial): WebSocketCourse;
+}
+
+/** Asterisk's configuration beside the dialplan. */
+export interface AsteriskConfig {
+  /** websocket_client.conf: the connections Dial(WebSocket/<id>/...) can name. */
+  websocketClient?: ConfigSection[];
 }
 
 export interface CurlRequest {
@@ -351,9 +369,34 @@ export type ChannelEvent =
   | { kind: 'push-hangup-handler'; target: string }
   | { kind: 'run-hangup-handler'; target: string }
   | { kind: 'answer' }
-  | { kind: 'wait'; seconds: string }
+  | { kind: 'ringing' }
+  | { kind: 'dial'; data: string }
+  /** The bridge accepted the upgrade and received this MEDIA_START. */
+  | { kind: 'media-start'; message: string }
+  | { kind: 'dial-end'; dialStatus: DialStatus }
   | { kind: 'hangup'; cause: string }
-  | { kind: 'log'; text: string };
+  /** Verbose() has no level here; Log() its level, upper-cased. */
+  | { kind: 'log'; level?: string; text: string };
+
+/** The variables dial_exec_full empties before it dials (app_dial.c:2403-2413). */
+const DIAL_VARIABLES = [
+  'DIALSTATUS',
+  'DIALEDPEERNUMBER',
+  'DIALEDPEERNAME',
+  'ANSWEREDTIME',
+  'ANSWEREDTIME_MS',
+  'DIALEDTIME',
+  'DIALEDTIME_MS',
+  'RINGTIME',
+  'RINGTIME_MS',
+  'PROGRESSTIME',
+  'PROGRESSTIME_MS',
+];
+
+/** ast_var_name: a variable is found by its name without one or two leading underscores. */
+function variableKey(name: string): string {
+  return name.replace(/^__?/, '');
+}
 
 interface Frame {
   context: string;
@@ -373,7 +416,12 @@ export class Channel {
   readonly #plan: Dialplan;
   readonly #arrival: Arrival;
   readonly #surroundings: Surroundings;
-  readonly #vars = new Map<string, string>();
+  readonly #config: AsteriskConfig;
+  /**
+   * The channel's variables by ast_var_name, each with its full name. Setting one deletes and adds
+   * it again, so this map runs oldest first: the reverse of Asterisk's list, which inserts at the head.
+   */
+  readonly #vars = new Map<string, { name: string; value: string }>();
   readonly #curlopts = new Map<string, string>();
   readonly #hangupHandlers: string[] = [];
   readonly #stack: Frame[] = [];
@@ -383,14 +431,23 @@ export class Channel {
   /** ${EXTEN}: the number that matched it */
   #dialled = '';
   #index = 0;
-  #hangupCause: string | undefined;
+  /** ast_channel_hangupcause: 0 until something sets it, and ${HANGUPCAUSE} at any time. */
+  #cause = 0;
+  #hungUp = false;
   /** A hangup that arrived while a priority ran; it takes effect once that priority completes. */
-  #pendingHangupCause: string | undefined;
+  #pendingHangupCause: number | undefined;
+  /** Seconds since the call arrived. */
+  #now = 0;
+  #answeredAt: number | undefined;
+  /** When the CDR was finalized: at the end of a bridge, else when the channel hung up. */
+  #cdrEnd: number | undefined;
+  readonly #webSockets: WebSocketChannel[] = [];
 
-  constructor(plan: Dialplan, arrival: Arrival, surroundings: Surroundings) {
+  constructor(plan: Dialplan, arrival: Arrival, surroundings: Surroundings, config: AsteriskConfig = {}) {
     this.#plan = plan;
     this.#arrival = arrival;
     this.#surroundings = surroundings;
+    this.#config = config;
   }
 
   /** The call arrives in its context; the dialplan runs until it hangs up, then the hangup handlers. */
@@ -427,15 +484,22 @@ export class Channel {
 
   /**
    * The caller hangs up (ast_softhangup). As in __ast_pbx_run it takes effect once the running
-   * priority completes: a CURL() in flight still returns and its Set() still stores the answer; a
-   * Wait() ends at once. Then the hangup handlers run. A channel hung up already stays as it is.
+   * priority completes: a CURL() in flight still returns and its Set() still stores the answer.
+   * Then the hangup handlers run. A channel hung up already stays as it is. (A caller who hangs up
+   * while Dial() waits or bridges is part of that Dial's course: Surroundings.webSocket.)
    */
   callerHangsUp(cause: string): void {
-    if (this.#hangupCause === undefined && this.#pendingHangupCause === undefined) this.#pendingHangupCause = cause;
+    if (!this.#hungUp && this.#pendingHangupCause === undefined) this.#pendingHangupCause = Number(cause);
   }
 
+  /** The cause the channel hung up with; undefined while it has not. */
   get hangupCause(): string | undefined {
-    return this.#hangupCause;
+    return this.#hungUp ? String(this.#cause) : undefined;
+  }
+
+  /** The WebSocket channels Dial() created, in order. */
+  get webSockets(): readonly WebSocketChannel[] {
+    return this.#webSockets;
   }
 
   get answered(): boolean {
@@ -488,10 +552,19 @@ export class Channel {
       case 'noop':
         this.events.push({ kind: 'log', text: data });
         return;
-      case 'verbose':
-      case 'log': {
+      case 'verbose': {
         const args = separateArgs(data, ',', true, 2);
         this.events.push({ kind: 'log', text: args.length === 1 ? (args[0] as string) : (args[1] as string) });
+        return;
+      }
+      case 'log': {
+        // log_exec (app_verbose.c:117-160): Log(level,message); the message keeps its commas.
+        const [level = '', message] = separateArgs(data, ',', true, 2);
+        if (message === undefined) throw new Error(`Log(${data}) without a message is not modelled`);
+        if (!['ERROR', 'WARNING', 'NOTICE', 'DEBUG', 'VERBOSE', 'DTMF'].includes(level.toUpperCase())) {
+          throw new Error(`Log level ${level} is not modelled`);
+        }
+        this.events.push({ kind: 'log', level: level.toUpperCase(), text: message });
         return;
       }
       case 'set': {
@@ -533,24 +606,91 @@ export class Channel {
         return;
       }
       case 'answer':
-        this.events.push({ kind: 'answer' });
+        if (data !== '') throw new Error('Answer(delay) is not modelled');
+        this.#answer();
         return;
-      case 'wait':
-        this.events.push({ kind: 'wait', seconds: data });
-        this.#surroundings.wait?.(data, this);
+      case 'ringing':
+        // pbx_builtin_ringing: indicate RINGING (chan_pjsip sends 180 Ringing).
+        if (this.answered) throw new Error('Ringing() on an answered channel is not modelled');
+        this.events.push({ kind: 'ringing' });
         return;
-      case 'hangup':
-        this.#hangup(data);
+      case 'dial':
+        this.#dial(data);
         return;
+      case 'hangup': {
+        // pbx_builtin_hangup: a cause number > 0 replaces the channel's; none keeps it, or 16.
+        if (data !== '' && !/^\d+$/.test(data)) throw new Error(`Hangup(${data}): cause names are not modelled`);
+        const cause = Number(data || 0);
+        this.#hangup(cause > 0 ? cause : this.#cause > 0 ? this.#cause : 16);
+        return;
+      }
       default:
         throw new Error(`application ${app} is not modelled`);
     }
   }
 
-  #hangup(cause: string): never {
-    this.#hangupCause = cause;
-    this.events.push({ kind: 'hangup', cause });
+  #answer() {
+    if (this.answered) return;
+    this.#answeredAt = this.#now;
+    this.events.push({ kind: 'answer' });
+  }
+
+  #hangup(cause: number = this.#cause): never {
+    this.#cause = cause;
+    this.#hungUp = true;
+    this.#cdrEnd ??= this.#now;
+    this.events.push({ kind: 'hangup', cause: String(cause) });
     throw new HangupSignal();
+  }
+
+  /** Dial(): app_dial with one WebSocket destination; what happens is decided in asterisk-dial.ts. */
+  #dial(data: string) {
+    const [peers = '', timeout = '', options = '', url] = separateArgs(data, ',', true, 4);
+    if (url !== undefined) throw new Error("Dial()'s URL argument is not modelled");
+    for (const name of DIAL_VARIABLES) this.#write(name, '');
+    this.events.push({ kind: 'dial', data });
+    const start = this.#now;
+    const [seconds, sequence] = this.#arrival.uniqueId.split('.');
+    const outcome = dialWebSocket({
+      peers,
+      timeout,
+      options,
+      callerVariables: [...this.#vars.values()].reverse().map(({ name, value }) => [name, value]),
+      callerCause: this.#cause,
+      callerCodec: this.#arrival.codec ?? 'alaw',
+      uniqueId: `${seconds}.${Number(sequence) + 1 + this.#webSockets.length}`,
+      websocketClients: this.#config.websocketClient ?? [],
+      course: (dial) => {
+        const webSocket = this.#surroundings.webSocket;
+        if (!webSocket) throw new Error(`nothing answers the WebSocket at ${dial.uri}`);
+        return webSocket(dial);
+      },
+    });
+    if (outcome.webSocket) this.#webSockets.push(outcome.webSocket);
+    if (outcome.webSocket?.mediaStart) this.events.push({ kind: 'media-start', message: outcome.webSocket.mediaStart });
+    if (outcome.answeredAfter !== undefined) {
+      this.#now = start + outcome.answeredAfter;
+      this.#answer();
+      this.#write('DIALSTATUS', 'ANSWER');
+      this.#write('DIALEDPEERNAME', outcome.peer?.name ?? '');
+      this.#write('DIALEDPEERNUMBER', outcome.peer?.number ?? '');
+    }
+    this.#now = start + outcome.elapsed;
+    this.#cause = outcome.callerCause;
+    if (outcome.answeredAfter !== undefined) {
+      // The bridge is over: the CDR is finalized now (cdr.c bridge_state_process_bridge_leave), and
+      // end_bridge_callback sets the times in whole seconds and in ms (app_dial.c:2256-2264).
+      this.#cdrEnd = this.#now;
+      const ms = (from: number) => Math.floor((this.#now - from) * 1000);
+      const answeredAt = this.#answeredAt ?? this.#now;
+      this.#write('ANSWEREDTIME', String(Math.floor(ms(answeredAt) / 1000)));
+      this.#write('ANSWEREDTIME_MS', String(ms(answeredAt)));
+      this.#write('DIALEDTIME', String(Math.floor(ms(0) / 1000)));
+      this.#write('DIALEDTIME_MS', String(ms(0)));
+    }
+    this.#write('DIALSTATUS', outcome.dialStatus);
+    this.events.push({ kind: 'dial-end', dialStatus: outcome.dialStatus });
+    if (outcome.result === -1) this.#hangup();
   }
 
   /** pbx_checkcondition */
@@ -630,11 +770,11 @@ export class Channel {
       case 'UNIQUEID':
         return this.#arrival.uniqueId;
       case 'EPOCH':
-        return this.#arrival.epoch;
+        return String(Number(this.#arrival.epoch) + Math.floor(this.#now));
       case 'HANGUPCAUSE':
-        return this.#hangupCause ?? '';
+        return String(this.#cause);
     }
-    const value = this.#vars.get(name) ?? this.#plan.globals.get(name);
+    const value = this.#vars.get(name)?.value ?? this.#plan.globals.get(name);
     if (value === undefined) this.unsetReads.push(name);
     return value;
   }
@@ -648,10 +788,13 @@ export class Channel {
         if (args !== 'num') throw new Error(`CALLERID(${args}) is not modelled`);
         return this.#arrival.callerNumber;
       case 'CDR': {
-        // A call that was never answered has no talk time: billsec is 0.
-        const cdr = this.#arrival.cdr ?? (this.answered ? { duration: '35', billsec: '30' } : { duration: '3', billsec: '0' });
-        if (args !== 'duration' && args !== 'billsec') throw new Error(`CDR(${args}) is not modelled`);
-        return cdr[args];
+        // cdr.c, with cdr.conf's defaults (endbeforehexten=yes): the CDR read is the last one, already
+        // finalized when hangup logic runs. duration counts from the channel's creation, billsec from
+        // its answer (0 if it never was), each in whole seconds (cdr_object_get_billsec).
+        const end = this.#cdrEnd ?? this.#now;
+        if (args === 'duration') return String(Math.floor(end));
+        if (args === 'billsec') return String(this.#answeredAt === undefined ? 0 : Math.floor(end - this.#answeredAt));
+        throw new Error(`CDR(${args}) is not modelled`);
       }
       case 'FILTER': {
         const [allowed = '', value = ''] = separateArgs(args, ',', true, 2);
@@ -663,7 +806,7 @@ export class Channel {
       case 'HASH': {
         const [hash, key] = separateArgs(args, ',', true, 2);
         if (key === undefined) throw new Error('HASH() without a key is not modelled');
-        return this.#vars.get(`~HASH~${hash}~${key}~`) ?? '';
+        return this.#vars.get(`~HASH~${hash}~${key}~`)?.value ?? '';
       }
       case 'CURL':
         return this.#curl(args);
@@ -688,14 +831,14 @@ export class Channel {
       fields.push(escapeCommas(uriDecode(equals < 0 ? piece : piece.slice(0, equals))));
       values.push(escapeCommas(equals < 0 ? '' : uriDecode(piece.slice(equals + 1))));
     }
-    this.#vars.set('~ODBCFIELDS~', fields.join(','));
+    this.#setVariable('~ODBCFIELDS~', fields.join(','));
     return values.join(',');
   }
 
   #write(name: string, value: string) {
     const open = name.indexOf('(');
     if (open < 0) {
-      this.#vars.set(name, value);
+      this.#setVariable(name, value);
       return;
     }
     const fn = name.slice(0, open);
@@ -708,14 +851,21 @@ export class Channel {
       this.events.push({ kind: 'push-hangup-handler', target: value });
     } else if (fn === 'HASH' && !args.includes(',')) {
       // array() in func_strings.c: the keys come from ~ODBCFIELDS~; without them nothing is set.
-      const fields = this.#vars.get('~ODBCFIELDS~');
+      const fields = this.#vars.get('~ODBCFIELDS~')?.value;
       if (fields === undefined) return;
       const keys = separateArgs(fields, ',', true, 100);
       const values = separateArgs(value, ',', true, 100);
       keys.forEach((key, i) => {
-        this.#vars.set(`~HASH~${args}~${key}~`, values[i] ?? '');
+        this.#setVariable(`~HASH~${args}~${key}~`, values[i] ?? '');
       });
     } else throw new Error(`writing ${name} is not modelled`);
+  }
+
+  /** pbx_builtin_setvar_helper: the old variable of that ast_var_name goes, the new one keeps its full name. */
+  #setVariable(name: string, value: string) {
+    const key = variableKey(name);
+    this.#vars.delete(key);
+    this.#vars.set(key, { name, value });
   }
 }
 
@@ -793,15 +943,15 @@ export function findCurlCalls(plan: Dialplan): CurlCall[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// pjsip.conf
+// pjsip.conf and websocket_client.conf: [sections] of name = value (sorcery's config wizard)
 
-export interface PjsipSection {
+export interface ConfigSection {
   name: string;
   settings: [string, string][];
 }
 
-export function parsePjsip(text: string): PjsipSection[] {
-  const sections: PjsipSection[] = [];
+export function parseConfig(text: string): ConfigSection[] {
+  const sections: ConfigSection[] = [];
   for (const [index, raw] of text.split('\n').entries()) {
     const content = stripComment(raw).trim();
     if (!content) continue;
@@ -812,7 +962,7 @@ export function parsePjsip(text: string): PjsipSection[] {
     }
     const setting = /^([a-z_0-9]+)\s*=\s*(.*)$/.exec(content);
     const section = sections.at(-1);
-    if (!setting || !section) throw new Error(`pjsip.conf line ${index + 1}: cannot read ${content}`);
+    if (!setting || !section) throw new Error(`line ${index + 1}: cannot read ${content}`);
     section.settings.push([setting[1] as string, (setting[2] as string).trim()]);
   }
   return sections;
