@@ -94,7 +94,8 @@ export type CallEndedBatchAnswer = z.output<typeof CallEndedBatchAnswer>;
 
 /**
  * Q.850 causes that mean the call was cleared normally: 16 (normal clearing) and 0, which
- * Asterisk 22 reports in the hangup handler when the caller's BYE ends a Wait().
+ * Asterisk 22 reports in the hangup handler when a caller's BYE ends the call outside a bridge
+ * (the old Wait() hold did; a bridged hand-off reports 16).
  */
 export const NORMAL_CLEARING_CAUSES: readonly number[] = [0, 16];
 
