@@ -398,6 +398,20 @@ describe('the media relay between Asterisk and the Worker', () => {
     expect(await endLine(bridge, route.callRecordId)).toMatchObject({ frames_down: 12, frames_dropped: 1, why: 'caller_hung_up' });
   });
 
+  it('cuts agent audio too long for one Asterisk frame (over 64 KiB) into 400-frame messages, so the call is not dropped', async () => {
+    const route = await routeCall();
+    const call = await dial(route, { clock: 'manual' });
+    const session = await worker.session(route.callRecordId);
+    await call.answered;
+    const long = ulawTone(12_500, 500); // 625 frames, 100,000 bytes
+    session.socket.send(long);
+    await waitFor('the agent’s audio', async () => call.binaryReceived.length === 2);
+    expect(call.binaryReceived.map((message) => message.length)).toEqual([64_000, 36_000]);
+    expect(Buffer.concat(call.binaryReceived)).toEqual(long);
+    expect(call.queuedFrames).toBe(625);
+    await call.callerHangup();
+  });
+
   it('drops caller frames towards a Worker that stopped reading instead of buffering them without limit', async () => {
     const route = await routeCall();
     const call = await dial(route);
