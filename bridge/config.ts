@@ -36,6 +36,11 @@ const schema = z
     BRIDGE_RETRY_BASE_MS: milliseconds(500, 60_000),
     BRIDGE_RETRY_MAX_MS: milliseconds(60_000, 3_600_000),
     BRIDGE_SHUTDOWN_GRACE_MS: milliseconds(5_000, 60_000),
+    /**
+     * From Asterisk's media connection to the Worker's ready session (its 101); past it the call
+     * is hung up. Below the dialplan's Dial() timeout (3 s), so the bridge says why, not Dial.
+     */
+    BRIDGE_MEDIA_START_MS: milliseconds(2_500, 30_000),
   })
   .superRefine((settings, ctx) => {
     if (settings.BRIDGE_ALLOW_REMOTE !== '1' && !LOOPBACK.has(settings.BRIDGE_LISTEN.host)) {

@@ -1,9 +1,12 @@
-// vca-bridge: config → spool → forwarder → delivery → HTTP server. Runs on the Asterisk host,
-// beside the PBX, as `node vca-bridge.mjs` (bundled) or `node bridge/main.ts` (development).
+// vca-bridge: config → spool → forwarder → delivery → HTTP server, with the media relay on its
+// port. Runs on the Asterisk host, beside the PBX, as `node vca-bridge.mjs` (bundled) or
+// `node bridge/main.ts` (development).
 import { loadBridgeConfig } from './config.ts';
 import { Deliverer } from './delivery.ts';
 import { Forwarder } from './forwarder.ts';
 import { log } from './log.ts';
+import { MediaRelay } from './media.ts';
+import { RoutedCalls } from './routed-calls.ts';
 import { createBridgeServer } from './server.ts';
 import { SpoolQueue } from './spool.ts';
 
@@ -23,7 +26,14 @@ const deliverer = new Deliverer(spool, forwarder, {
   retryMaxMs: config.BRIDGE_RETRY_MAX_MS,
   concurrency: config.BRIDGE_DELIVERY_CONCURRENCY,
 });
-const server = createBridgeServer({ config, spool, forwarder, deliverer });
+const routes = new RoutedCalls();
+const media = new MediaRelay({
+  workerUrl: config.VCA_WORKER_URL,
+  secret: config.VCA_SIGNING_SECRET.trim(),
+  startMs: config.BRIDGE_MEDIA_START_MS,
+  routes,
+});
+const server = createBridgeServer({ config, spool, forwarder, deliverer, routes, media });
 
 server.on('error', (error) => {
   log.error('cannot listen', {
@@ -43,19 +53,23 @@ server.listen(config.BRIDGE_LISTEN.port, config.BRIDGE_LISTEN.host, () => {
   deliverer.start();
 });
 
+/** After the grace, how long the hung-up calls' closes may take before the process exits anyway. */
+const SHUTDOWN_CLOSE_MARGIN_MS = 1_500;
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  log.info('stopping', { signal });
-  // Whatever is not delivered by the deadline stays in the spool for the next start.
+  log.info('stopping', { signal, media_sessions: media.health().active });
+  // Whatever is not delivered by the deadline stays in the spool for the next start. Live calls
+  // get the same grace to end by themselves, then are hung up; the margin lets those closes go out.
   const deadline = setTimeout(() => {
     log.warn('shutdown deadline reached; pending events stay spooled');
     process.exit(0);
-  }, config.BRIDGE_SHUTDOWN_GRACE_MS);
+  }, config.BRIDGE_SHUTDOWN_GRACE_MS + SHUTDOWN_CLOSE_MARGIN_MS);
   server.close();
   server.closeIdleConnections();
-  await deliverer.stop();
+  // Upgraded media sockets are not the server's to close: the relay ends its calls itself.
+  await Promise.all([deliverer.stop(), media.drain(config.BRIDGE_SHUTDOWN_GRACE_MS)]);
   await forwarder.close().catch(() => {});
   spool.close();
   clearTimeout(deadline);

@@ -1,5 +1,6 @@
 // The HTTP face the dialplan talks to (loopback only by default). Answers are in CURL
-// "hashcompat" form, `key=value&…`, which the dialplan reads with HASH().
+// "hashcompat" form, `key=value&…`, which the dialplan reads with HASH(). The same port takes
+// chan_websocket's media upgrade on /media (media.ts), for the calls /inbound routed.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { maskPhoneNumber } from '../contract/ingest.ts';
@@ -8,6 +9,8 @@ import type { BridgeConfig } from './config.ts';
 import type { Deliverer } from './delivery.ts';
 import type { Forwarder } from './forwarder.ts';
 import { log } from './log.ts';
+import type { MediaRelay } from './media.ts';
+import type { RoutedCalls } from './routed-calls.ts';
 import type { SpoolQueue } from './spool.ts';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -20,6 +23,8 @@ interface Parts {
   spool: SpoolQueue;
   forwarder: Forwarder;
   deliverer: Deliverer;
+  routes: RoutedCalls;
+  media: MediaRelay;
 }
 
 class BadRequest extends Error {
@@ -49,12 +54,14 @@ export function createBridgeServer(parts: Parts): Server {
       return answer(response, 500, { status: 'error', code: 'internal_error' });
     }
   });
+  // Without an 'upgrade' listener Node would destroy every upgrade request's socket.
+  server.on('upgrade', (request, socket, head) => parts.media.handleUpgrade(request, socket, head));
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 10_000;
   return server;
 }
 
-async function inbound({ config, spool, forwarder, deliverer }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
+async function inbound({ config, spool, forwarder, deliverer, routes }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
   const parsed = parseInbound(fields);
   if (!parsed.success) throw new BadRequest(400, describeIssues(parsed.error.issues, fields));
   const payload = JSON.stringify(parsed.data);
@@ -72,6 +79,8 @@ async function inbound({ config, spool, forwarder, deliverer }: Parts, fields: R
     deliverer.workerAnswered();
     const body = result.body;
     if (body.status === 'success') {
+      // Only a call routed here may hand its audio over (media.ts), and only to this tenant.
+      routes.remember({ call_record_id: body.call_record_id, tenant_id: body.tenant_id, call_id: parsed.data.call_id });
       log.info('[INBOUND CALL] routed', { ...context, call_record_id: body.call_record_id, tenant_id: body.tenant_id });
       return answer(response, 200, {
         status: 'success',
@@ -124,7 +133,7 @@ function callEnded({ spool, deliverer }: Parts, fields: Record<string, unknown>,
   return answer(response, 202, { status: 'queued' });
 }
 
-function healthz({ spool, deliverer }: Parts, response: ServerResponse) {
+function healthz({ spool, deliverer, media }: Parts, response: ServerResponse) {
   const stats = spool.stats();
   const delivery = deliverer.health();
   const body = {
@@ -135,6 +144,7 @@ function healthz({ spool, deliverer }: Parts, response: ServerResponse) {
       dead_letters: stats.dead_letters,
     },
     ...delivery,
+    media: media.health(),
   };
   response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   response.end(JSON.stringify(body));

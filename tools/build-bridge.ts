@@ -16,6 +16,9 @@ export async function buildBridge(outfile: string): Promise<number> {
     banner: {
       js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
     },
+    // ws's optional native speed-ups: it requires them inside try/catch and falls back to plain
+    // JavaScript, which is what runs on the PBX (nothing beside the bundle to find them in).
+    external: ['bufferutil', 'utf-8-validate'],
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',

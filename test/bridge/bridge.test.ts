@@ -283,6 +283,7 @@ describe('bridge configuration', () => {
     ['a Worker URL that is not http(s)', { VCA_WORKER_URL: 'ftp://example.com' }, /VCA_WORKER_URL is invalid/],
     ['a non-loopback listen address', { BRIDGE_LISTEN: '0.0.0.0:8788' }, /BRIDGE_LISTEN is not a loopback address/],
     ['a deadline that is not a number', { BRIDGE_INBOUND_DEADLINE_MS: 'soon' }, /BRIDGE_INBOUND_DEADLINE_MS is invalid/],
+    ['a media start deadline of zero', { BRIDGE_MEDIA_START_MS: '0' }, /BRIDGE_MEDIA_START_MS is invalid/],
   ])('refuses to start with %s, naming the setting and exiting 78', async (_name, change, message) => {
     const { code, output } = await runBridgeToExit({ ...bridgeEnv('http://127.0.0.1:9'), ...change });
     expect(code).toBe(78);

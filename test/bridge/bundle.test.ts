@@ -8,10 +8,11 @@ import { buildBridge } from '../../tools/build-bridge.ts';
 import { freePort } from '../../tools/free-port.ts';
 import { createPhoneNumber, createTenant } from '../support/api.ts';
 import { uriEncode } from '../support/asterisk-dialplan.ts';
+import { dialWebSocket } from '../support/asterisk-media.ts';
 import { bridgeEnv, waitFor } from '../support/bridge.ts';
 
 describe('the bundled bridge', () => {
-  it('runs from a folder with nothing else in it and routes a call', async () => {
+  it('runs from a folder with nothing else in it, routes a call and takes media connections', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vca-bundle-'));
     const bundle = join(dir, 'vca-bridge.mjs');
     await buildBridge(bundle);
@@ -47,6 +48,15 @@ describe('the bundled bridge', () => {
       const answer = new URLSearchParams(await response.text());
       expect(answer.get('status')).toBe('success');
       expect(answer.get('tenant_id')).toBe(tenant.id);
+
+      // ws is in the bundle, without its optional native modules: a media connection for a call
+      // this bridge never routed is taken and hung up.
+      const call = await dialWebSocket({
+        uri: `ws://127.0.0.1:${port}/media`,
+        channelVariables: { VCA_CALL_RECORD_ID: crypto.randomUUID(), VCA_CALL_ID: 'bundle.1', VCA_TENANT_ID: tenant.id },
+      });
+      expect(await call.ended).toMatchObject({ by: 'remote-hangup', dialStatus: 'NOANSWER' });
+      expect(call.textReceived).toEqual(['{"command":"HANGUP"}']);
     } finally {
       child.kill('SIGKILL');
     }

@@ -15,6 +15,7 @@ export interface BridgeHealth {
   spool: { depth: number; oldest_pending_age_seconds: number | null; dead_letters: number };
   last_delivery_error: string | null;
   worker_last_ok_at: string | null;
+  media: { active: number; total: number; refused: number; last_error: string | null };
 }
 
 export interface RunningBridge {
