@@ -62,9 +62,14 @@ interface AgentItem {
   /** When the caller starts hearing it (the playback clock), ms since the epoch; null until audio arrives. */
   playsFrom: number | null;
   audioMs: number;
+  /** All its audio has arrived (response.output_audio.done): audioMs is its whole length. */
+  audioDone: boolean;
   offsetMs: number;
   truncated: boolean;
 }
+
+/** Speech runs at about 15 characters a second: a turn's length before all its audio has arrived. */
+const SPOKEN_MS_PER_CHARACTER = 65;
 
 export class CallSession extends DurableObject<Bindings> {
   #log: Logger = createLogger({ component: 'call-session' });
@@ -220,6 +225,9 @@ export class CallSession extends DurableObject<Bindings> {
         break;
       case 'response.output_audio.delta':
         this.#playAgentAudio(String(event.item_id ?? ''), fromBase64(String(event.delta ?? '')));
+        break;
+      case 'response.output_audio.done':
+        this.#item(String(event.item_id ?? '')).audioDone = true;
         break;
       case 'response.output_audio_transcript.delta': {
         const item = this.#item(String(event.item_id ?? ''));
@@ -458,7 +466,7 @@ export class CallSession extends DurableObject<Bindings> {
   #item(id: string): AgentItem {
     let item = this.#items.get(id);
     if (!item) {
-      item = { id, text: '', playsFrom: null, audioMs: 0, offsetMs: this.#offset(), truncated: false };
+      item = { id, text: '', playsFrom: null, audioMs: 0, audioDone: false, offsetMs: this.#offset(), truncated: false };
       this.#items.set(id, item);
     }
     return item;
@@ -466,7 +474,9 @@ export class CallSession extends DurableObject<Bindings> {
 
   /** The agent's turn as far as the caller heard it. */
   #truncate(item: AgentItem, heardMs: number): void {
-    item.text = cutAt(item.text, item.audioMs > 0 ? heardMs / item.audioMs : 0);
+    // The model may still be sending the rest: then its length is estimated from the words.
+    const wholeMs = item.audioDone ? item.audioMs : Math.max(item.audioMs, item.text.length * SPOKEN_MS_PER_CHARACTER);
+    item.text = cutAt(item.text, wholeMs > 0 ? heardMs / wholeMs : 0);
     item.truncated = true;
     this.#recordAgentTurn(item);
   }

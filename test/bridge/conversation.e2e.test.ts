@@ -1,0 +1,180 @@
+// A routed call's conversation end to end, over real sockets: Asterisk's side of chan_websocket
+// (test/support/asterisk-media.ts, as Dial(WebSocket/vca-media/c(ulaw)nf(json),3) does it) → the
+// real bridge process → the bundled Worker in workerd → its CallSession Durable Object → the
+// realtime model emulator, and the records in Postgres. Nothing here stands in for our own parts.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from '../support/api.ts';
+import { type AsteriskMediaCall, dialWebSocket, FRAME_MS, ulawLevel, ulawSilence, ulawTone } from '../support/asterisk-media.ts';
+import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
+
+interface Route {
+  tenantId: string;
+  callRecordId: string;
+  callId: string;
+  tag: string;
+}
+
+let bridge: RunningBridge;
+const calls: AsteriskMediaCall[] = [];
+
+beforeAll(async () => {
+  bridge = await startBridge(bridgeEnv(inject('workerUrl')));
+});
+afterAll(async () => {
+  for (const call of calls) await call.callerHangup().catch(() => {});
+  await bridge?.kill();
+});
+
+/** A tenant, number and default profile, and a call to it routed by the bridge (the dialplan's CURL). */
+async function routeCall(profile: Record<string, unknown> = {}): Promise<Route> {
+  const tenant = await createTenant();
+  const number = await createPhoneNumber(tenant.id, { did_number: randomDid() });
+  const tag = `Reference ${randomUUID()}.`;
+  await createAiProfile(tenant.id, {
+    is_default: true,
+    greeting: 'Hello, Acme Dental.',
+    ...profile,
+    system_prompt: `${String(profile.system_prompt ?? 'You are a receptionist.')}\n${tag}`,
+  });
+  const callId = `${Date.now()}.${Math.floor(Math.random() * 1e6)}`;
+  const inbound = await bridge.postForm('/inbound', {
+    caller_number: '+14155550100',
+    called_number: number.did_number,
+    call_id: callId,
+    timestamp: String(Math.floor(Date.now() / 1000)),
+  });
+  if (inbound.answer.get('status') !== 'success') throw new Error(`not routed: ${inbound.text}`);
+  return { tenantId: tenant.id, callRecordId: inbound.answer.get('call_record_id') as string, callId, tag };
+}
+
+/** What the dialplan does after success: Dial(WebSocket/vca-media/c(ulaw)nf(json),3) with the call's variables. */
+async function handOff(route: Route): Promise<AsteriskMediaCall> {
+  const call = await dialWebSocket({
+    uri: `${bridge.url.replace('http:', 'ws:')}/media`,
+    protocols: 'media',
+    format: 'json',
+    autoAnswer: false,
+    answerTimeoutMs: 3_000,
+    channelVariables: { VCA_CALL_RECORD_ID: route.callRecordId, VCA_CALL_ID: route.callId, VCA_TENANT_ID: route.tenantId },
+  });
+  calls.push(call);
+  return call;
+}
+
+const voiced = (frames: Buffer[]) => frames.filter((frame) => ulawLevel(frame) > 200).length;
+
+async function sessionEnd(route: Route) {
+  return waitFor('the session’s end on the call record', async () => {
+    const { rows } = await sql('select session_end_reason, session_started_at from calls where id = $1', [route.callRecordId]);
+    return rows[0]?.session_end_reason ? rows[0] : undefined;
+  });
+}
+
+async function emulatorRecord(route: Route) {
+  const origin = new URL(inject('realtimeUrl').replace(/^ws/, 'http')).origin;
+  const { sessions } = (await (await fetch(`${origin}/__emulator/sessions`)).json()) as { sessions: any[] };
+  return sessions.find((session) => String(session.instructions).includes(route.tag));
+}
+
+async function speak(call: AsteriskMediaCall, ms: number, kind: 'tone' | 'silence') {
+  for (let sent = 0; sent < ms; sent += FRAME_MS) {
+    call.sendCallerAudio(kind === 'tone' ? ulawTone(FRAME_MS, 440, 8000, (sent / FRAME_MS) * 160) : ulawSilence(FRAME_MS));
+    await new Promise((resolve) => setTimeout(resolve, FRAME_MS));
+  }
+}
+
+describe('a routed call through the bridge', () => {
+  it('is answered once the agent is ready, and greeted before the caller says anything', async () => {
+    const route = await routeCall();
+    const call = await handOff(route);
+    await call.answered;
+    await waitFor('the greeting', async () => voiced(call.played) >= 10 || undefined);
+    expect(call.eventsSent.filter((event) => !event.includes('MEDIA_START'))).toEqual([]);
+    await call.callerHangup();
+    expect((await sessionEnd(route)).session_end_reason).toBe('caller_hung_up');
+  });
+
+  it('hears its own words echoed back, can interrupt the agent, and leaves a transcript and summary for its tenant only', async () => {
+    const route = await routeCall({
+      greeting: 'Thank you for calling Acme Dental. We are open from nine to five, Monday to Saturday. How may I help you today?',
+    });
+    const call = await handOff(route);
+    await call.answered;
+    await waitFor('the greeting', async () => voiced(call.played) >= 10 || undefined);
+    // Talk over the greeting: the session flushes Asterisk's queue.
+    await speak(call, 500, 'tone');
+    await waitFor('FLUSH_MEDIA at Asterisk', async () => call.textReceived.some((text) => text.includes('FLUSH_MEDIA')) || undefined);
+    const before = voiced(call.played);
+    await speak(call, 800, 'silence');
+    // The echo of those 500 ms comes back through Asterisk's playout.
+    await waitFor('the echo', async () => voiced(call.played) - before >= 20 || undefined);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await call.callerHangup();
+    await sessionEnd(route);
+
+    const transcript = await waitFor('the transcript', async () => {
+      const answer = await api('GET', `/api/tenants/${route.tenantId}/calls/${route.callRecordId}/transcript`);
+      return answer.body.summary ? answer.body : undefined;
+    });
+    expect(transcript.turns.map((turn: { role: string }) => turn.role)).toEqual(['agent', 'caller', 'agent']);
+    expect(transcript.turns[0].text.length).toBeLessThan(100);
+    const stranger = await createTenant();
+    const foreign = await api('GET', `/api/tenants/${stranger.id}/calls/${route.callRecordId}/transcript`);
+    expect(foreign.status).toBe(404);
+  });
+
+  it('is hung up by the agent with end_call, and the PBX hears HANGUP', async () => {
+    const route = await routeCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] end_call_after_turns=1' });
+    const call = await handOff(route);
+    await call.answered;
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await speak(call, 400, 'tone');
+    await speak(call, 700, 'silence');
+    const end = await call.ended;
+    expect(end.by).toBe('remote-hangup');
+    expect(end.dialStatus).toBe('ANSWER');
+    expect((await sessionEnd(route)).session_end_reason).toBe('agent_ended');
+  });
+
+  it('is never answered when its tenant was suspended after routing: the bridge hangs up and Dial reports NOANSWER', async () => {
+    const route = await routeCall();
+    await api('PATCH', `/api/tenants/${route.tenantId}`, { body: { status: 'suspended' } });
+    const call = await handOff(route);
+    const end = await call.ended;
+    expect(end.dialStatus).toBe('NOANSWER');
+    expect(call.textReceived.some((text) => text.includes('ANSWER') && !text.includes('HANGUP'))).toBe(false);
+  });
+
+  it('carries 20 calls at once without losing a frame either way', { timeout: 60_000 }, async () => {
+    const routes = await Promise.all(Array.from({ length: 20 }, () => routeCall({ greeting: 'Hello.' })));
+    const dialled = await Promise.all(routes.map(handOff));
+    await Promise.all(dialled.map((call) => call.answered));
+    // 3 s of caller speech each, at Asterisk's pace, then silence so each turn ends and is echoed.
+    // Each greeting first, so the caller's turn interrupts nothing (and nothing is flushed).
+    await Promise.all(dialled.map((call) => waitFor('the greeting', async () => voiced(call.played) >= 5 || undefined)));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const greeted = dialled.map((call) => voiced(call.played));
+    await Promise.all(
+      dialled.map(async (call) => {
+        await speak(call, 3_000, 'tone');
+        await speak(call, 1_000, 'silence');
+      }),
+    );
+    await Promise.all(
+      dialled.map((call, i) => waitFor('the echo', async () => voiced(call.played) - (greeted[i] ?? 0) >= 145 || undefined)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (const [index, route] of routes.entries()) {
+      const call = dialled[index] as AsteriskMediaCall;
+      const record = await emulatorRecord(route);
+      // Up: every frame Asterisk sent reached the model.
+      expect(record.caller_audio_bytes).toBe(200 * 160);
+      // Down: every byte of audio the model produced reached Asterisk (nothing was flushed).
+      const produced = record.responses.reduce((sum: number, response: { audio_ms: number }) => sum + response.audio_ms * 8, 0);
+      const received = call.binaryReceived.reduce((sum, frame) => sum + frame.length, 0);
+      expect(received).toBe(produced);
+    }
+    await Promise.all(dialled.map((call) => call.callerHangup()));
+  });
+});
