@@ -31,8 +31,13 @@ import {
   type TranscriptTurn,
 } from './records.ts';
 
-/** The model must be connected and configured within this, or the call is refused (cause 41 at the PBX). */
-export const SESSION_START_DEADLINE_MS = 3_000;
+/**
+ * The model must be connected and configured within this, or the call is refused. The caller's
+ * whole wait is bounded at the PBX: Dial() gives the hand-off 3 s, the bridge 2.5 s
+ * (BRIDGE_MEDIA_START_MS); the model gets 2 s of that, so a refusal here reaches the PBX in time
+ * to be the reason the call ends (cause 41), not a hang-up that crossed it.
+ */
+export const SESSION_START_DEADLINE_MS = 2_000;
 /** How far ahead of the caller's ear agent audio is sent: enough to ride out jitter, little to flush. */
 const PLAYBACK_LEAD_MS = 300;
 const FRAME_MS = 20;
