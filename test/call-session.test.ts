@@ -169,7 +169,7 @@ describe('a call session, in conversation', () => {
     expect(row.session_end_reason).toBe('model_failed');
   });
 
-  it('refuses to start when the model is slower than 3 s to start, and records why', async () => {
+  it('refuses to start when the model is not ready within its 2 s of the caller’s 3 s wait, and records why', async () => {
     const call = await routedCall({ system_prompt: 'You are a receptionist.\n[emulator] slow_start_ms=4000' });
     const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
     expect(opened).toMatchObject({ ok: false, status: 503 });
@@ -177,6 +177,13 @@ describe('a call session, in conversation', () => {
     const { row } = await endedCall(call);
     expect(row.session_end_reason).toBe('model_unavailable');
     expect(row.session_started_at).toBeNull();
+  });
+
+  it('refuses to start when the model refuses the session, and records why', async () => {
+    const call = await routedCall({ system_prompt: 'You are a receptionist.\n[emulator] fail=start' });
+    const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
+    expect(opened).toMatchObject({ ok: false, status: 503 });
+    expect((await endedCall(call)).row.session_end_reason).toBe('model_unavailable');
   });
 
   it('ends the call at the profile’s time limit, with a goodbye', { timeout: 60_000 }, async () => {
