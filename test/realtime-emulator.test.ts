@@ -175,7 +175,7 @@ describe('the realtime model emulator', () => {
     expect(echo.equals(Buffer.from(CALLER_TURN.subarray(0, echo.length)))).toBe(true);
 
     const record = emulator.session(sessionId);
-    expect(record?.caller_turns).toEqual([{ item_id: itemId, audio_ms: 600 }]);
+    expect(record?.caller_turns).toEqual([{ item_id: itemId, audio_ms: 600, committed_at_ms: expect.any(Number) }]);
     expect(record?.caller_audio_bytes).toBe(CALLER_TURN.length + AFTER_TURN.length);
     expect(record?.responses.map((response) => response.trigger)).toEqual(['client', 'server_vad']);
   });

@@ -4,7 +4,7 @@
 // reaped children, so short-lived backends are not missed.
 import { readdirSync, readFileSync } from 'node:fs';
 
-export type ProcessGroup = 'postgres' | 'workerd' | 'proxy' | 'bridge' | 'load';
+export type ProcessGroup = 'postgres' | 'workerd' | 'proxy' | 'bridge' | 'emulator' | 'load';
 
 const TICKS_PER_SECOND = 100;
 
@@ -46,9 +46,10 @@ export interface CpuSnapshot {
 /**
  * CPU used so far by each group. Children of this process: the postmaster (with its live children
  * and reaped backends) and workerd; the proxy and the bridge by pid; `load` is this process and the
- * children it waited for (the floor's client). With --pooler, PgBouncer counts as postgres.
+ * children it waited for (the floor's client). With --pooler, PgBouncer counts as postgres. The
+ * realtime model emulator (the media scenario's stand-in for the model) by pid, when it runs.
  */
-export function cpuSnapshot(pids: { proxy?: number; bridge?: number; pooler?: number }): CpuSnapshot | undefined {
+export function cpuSnapshot(pids: { proxy?: number; bridge?: number; pooler?: number; emulator?: number }): CpuSnapshot | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -56,7 +57,7 @@ export function cpuSnapshot(pids: { proxy?: number; bridge?: number; pooler?: nu
     return undefined;
   }
   const stats = entries.map((name) => readStat(Number(name))).filter((stat): stat is Stat => stat !== undefined);
-  const ms: Record<ProcessGroup, number> = { postgres: 0, workerd: 0, proxy: 0, bridge: 0, load: 0 };
+  const ms: Record<ProcessGroup, number> = { postgres: 0, workerd: 0, proxy: 0, bridge: 0, emulator: 0, load: 0 };
   for (const stat of stats) {
     if (stat.ppid !== process.pid) continue;
     const command = commandLine(stat.pid);
@@ -72,7 +73,8 @@ export function cpuSnapshot(pids: { proxy?: number; bridge?: number; pooler?: nu
   ms.postgres += byPid(pids.pooler);
   ms.proxy = byPid(pids.proxy);
   ms.bridge = byPid(pids.bridge);
-  // The proxy and bridge are children too; once reaped their time would be in ours, but they live
+  ms.emulator = byPid(pids.emulator);
+  // The proxy, bridge and emulator are children too; once reaped their time would be in ours, but they live
   // until the end. The floor's client is waited for, so it lands in our children's time.
   ms.load = (self?.own ?? 0) + (self?.children ?? 0);
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.split(/\s+/).slice(1).map(Number) ?? [];
@@ -83,7 +85,7 @@ export function cpuSnapshot(pids: { proxy?: number; bridge?: number; pooler?: nu
 
 export type CpuPerCall = Record<ProcessGroup, number> & { machine: number };
 
-/** CPU ms per call between two snapshots, by group, and for the whole machine (all cores). */
+/** CPU ms per call between two snapshots, by group, and for the whole machine (all cores); per whatever `calls` counts (call-seconds for the media scenario). */
 export function cpuPerCall(
   before: CpuSnapshot | undefined,
   after: CpuSnapshot | undefined,

@@ -2,8 +2,10 @@
 // (embedded Postgres with pg_stat_statements, the WebSocket proxy, the Worker in workerd via
 // Miniflare, the bridge), seeds 50 tenants × 20 DIDs and 100,000 historical calls, runs the
 // scenarios with autocannon, checks every answer, prints one table and writes it as JSON to
-// .local/bench/. Flags: --duration <s> (10), --connections <n> (16), --drain <events> (5000),
-// --only 1,2,… (some scenarios), --pooler (PgBouncer in front of Postgres, see bench-pooler.ts).
+// .local/bench/. Scenario 6 carries audio through N concurrent calls (bench-media.ts). Flags:
+// --duration <s> (10), --connections <n> (16), --drain <events> (5000), --sessions <n> (20) and
+// --media-seconds <s> (30) for scenario 6, --only 1,2,… (some scenarios), --pooler (PgBouncer in
+// front of Postgres, see bench-pooler.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { normalizeDid } from '../contract/phone.ts';
 import { webhookHeaders } from '../contract/signing.ts';
 import { uriEncode } from '../test/support/asterisk-dialplan.ts';
 import { type CpuPerCall, cpuPerCall, cpuSnapshot } from './bench-cpu.ts';
+import { benchMedia, describeMedia, EMULATOR_SILENCE_MS, type MediaResult, startMediaEmulator } from './bench-media.ts';
 import { startPooler } from './bench-pooler.ts';
 import { freePort } from './free-port.ts';
 import { startLocalPostgres } from './local-postgres.ts';
@@ -28,8 +31,11 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     drain: { type: 'string', default: '5000' },
+    // Scenario 6: concurrent calls, and the caller audio each streams.
+    sessions: { type: 'string', default: '20' },
+    'media-seconds': { type: 'string', default: '30' },
     // For profiling one part: e.g. --only 1,5. The summary's targets need all of them.
-    only: { type: 'string', default: '1,2,3,4,5' },
+    only: { type: 'string', default: '1,2,3,4,5,6' },
     // PgBouncer in front of Postgres, as Neon's pooled endpoint in production (needs pgbouncer).
     pooler: { type: 'boolean', default: false },
   },
@@ -38,6 +44,8 @@ const ONLY = new Set((flags.only ?? '').split(',').map((part) => part.trim()));
 const DURATION = Number(flags.duration);
 const CONNECTIONS = Number(flags.connections);
 const DRAIN_EVENTS = Number(flags.drain);
+const SESSIONS = Number(flags.sessions);
+const MEDIA_SECONDS = Number(flags['media-seconds']);
 const TENANTS = 50;
 const DIDS_PER_TENANT = 20;
 const HISTORICAL_CALLS = 100_000;
@@ -52,9 +60,11 @@ interface Row {
   p99_ms: number | null;
   errors: number;
   statements_per_call: number | null;
-  /** CPU ms per call by process group (Linux): where the time goes. */
+  /** CPU ms per call by process group (Linux): where the time goes. Scenario 6: per call-second. */
   cpu_ms_per_call?: CpuPerCall;
   note?: string;
+  /** Scenario 6's figures; its p50/p95/p99 are the latency the stack adds to an echo. */
+  media?: MediaResult;
 }
 
 const rows: Row[] = [];
@@ -149,6 +159,9 @@ async function main() {
   const proxy = {
     address: await new Promise<string>((resolve) => proxyProcess.stdout?.once('data', (chunk) => resolve(String(chunk).trim()))),
   };
+  // The voice model of scenario 6's call sessions, in a process of its own (its CPU apart).
+  const emulator = ONLY.has('6') ? await startMediaEmulator() : undefined;
+  if (emulator) stops.push(() => emulator.stop());
   const script = join(dir, 'worker.mjs');
   await bundleWorker(script);
   const workerPort = await freePort();
@@ -159,6 +172,7 @@ async function main() {
     APP_ENV: 'development',
     DEFAULT_COUNTRY: 'IN',
     NEON_WS_PROXY: proxy.address,
+    ...(emulator && { REALTIME_URL: emulator.url, REALTIME_API_KEY: 'bench-realtime-key', REALTIME_MODEL: 'gpt-realtime' }),
   };
   const limits = { api: 10_000_000, ingest: 10_000_000 };
   let worker = await startWorker(script, bindings, undefined, workerPort, limits);
@@ -187,7 +201,7 @@ async function main() {
     stdio: 'ignore',
   });
   stops.push(async () => bridge.kill('SIGKILL'));
-  const pids = { proxy: proxyProcess.pid, bridge: bridge.pid, pooler: pooler?.pid };
+  const pids = { proxy: proxyProcess.pid, bridge: bridge.pid, pooler: pooler?.pid, emulator: emulator?.pid };
   const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
   await waitUntil(
     () =>
@@ -427,6 +441,24 @@ async function main() {
     });
   }
 
+  if (ONLY.has('6') && emulator) {
+    // 6. Concurrent calls carrying audio: bridge /inbound, the /media hand-off, turns echoed by the emulator.
+    const media = await benchMedia({ bridgeUrl, bridgePid: bridge.pid, emulator, admin, pids }, SESSIONS, MEDIA_SECONDS);
+    metrics.media = media;
+    rows.push({
+      scenario: `6 media: ${media.sessions} calls × ${media.media_seconds} s`,
+      calls_per_s: null,
+      p50_ms: media.added_latency_ms.p50,
+      p95_ms: media.added_latency_ms.p95,
+      p99_ms: media.added_latency_ms.p99,
+      errors: media.calls_failed + media.caller_frames_lost + media.agent_frames_lost + media.flush_media_received + media.turns_unmatched,
+      statements_per_call: null,
+      cpu_ms_per_call: media.cpu_ms_per_call_second,
+      note: `latency added to an echo; frames lost ${media.caller_frames_lost} up / ${media.agent_frames_lost} down, FLUSH_MEDIA ${media.flush_media_received}, bridge ${media.bridge_rss_kib.per_session} KiB/session`,
+      media,
+    });
+  }
+
   metrics.postgresVersion = (await admin.query('show server_version')).rows[0].server_version as string;
   report(metrics);
 }
@@ -448,6 +480,7 @@ interface Metrics {
   deepPage?: Measured;
   drainSeconds?: number;
   drainEvents: number;
+  media?: MediaResult;
 }
 
 function report(m: Metrics) {
@@ -467,23 +500,27 @@ function report(m: Metrics) {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
   console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${table.map(line).join('\n')}`);
+  if (m.media) console.log(`\n${describeMedia(m.media)}`);
   const measured = rows.filter((r) => r.cpu_ms_per_call);
   if (measured.length) {
-    const cpuHeader = ['CPU ms per call', 'postgres', 'workerd', 'ws proxy', 'bridge', 'load generator', 'machine'];
+    const cpuHeader = ['CPU ms per call', 'postgres', 'workerd', 'ws proxy', 'bridge', 'emulator', 'load generator', 'machine'];
     const cpuTable = measured.map((r) => {
       const cpu = r.cpu_ms_per_call as CpuPerCall;
-      return [r.scenario, cpu.postgres, cpu.workerd, cpu.proxy, cpu.bridge, cpu.load, cpu.machine].map(String);
+      const name = r.media ? `${r.scenario} (per call-second)` : r.scenario;
+      return [name, cpu.postgres, cpu.workerd, cpu.proxy, cpu.bridge, r.media ? cpu.emulator : '–', cpu.load, cpu.machine].map(String);
     });
     const cpuWidths = cpuHeader.map((h, i) => Math.max(h.length, ...cpuTable.map((r) => (r[i] as string).length)));
     const cpuLine = (cells: string[]) => cells.map((c, i) => c.padEnd(cpuWidths[i] as number)).join('  ');
     console.log(`\n${cpuLine(cpuHeader)}\n${cpuWidths.map((w) => '-'.repeat(w)).join('  ')}\n${cpuTable.map(cpuLine).join('\n')}`);
-    console.log('(machine: all cores busy time per call, whatever ran; the floor’s client is its load generator)');
+    console.log(
+      '(machine: all cores busy time per call, whatever ran; the floor’s client is its load generator; in 6 the load generator is the fake Asterisk of every call)',
+    );
   }
   console.log(
     `\n${availableParallelism()} cores · node ${versions.node} · postgres ${versions.postgres} · wrangler ${versions.wrangler} · miniflare ${versions.miniflare} · autocannon ${versions.autocannon}`,
   );
 
-  const { direct, bridge, floor, firstPage, deepPage } = m;
+  const { direct, bridge, floor, firstPage, deepPage, media } = m;
   const statements = rows.filter((r) => /^[12] /.test(r.scenario)).map((r) => r.statements_per_call);
   const targets: Record<string, boolean | null> = {
     'bridge+Worker ≥ 70% of the floor’s calls/s': bridge && floor ? bridge.perSecond >= 0.7 * floor.perSecond : null,
@@ -495,6 +532,12 @@ function report(m: Metrics) {
     'bridge adds ≤ 1 ms at p50': direct && bridge ? bridge.p50 - direct.p50 <= 1 : null,
     'deep page p99 ≤ 1.5× first page p99': firstPage && deepPage ? deepPage.p99 <= 1.5 * firstPage.p99 : null,
     [`${m.drainEvents} call-ended events drained within 30 s`]: m.drainSeconds === undefined ? null : m.drainSeconds <= 30,
+    'media: no frame lost either way, nothing flushed, every call up': media
+      ? media.calls_failed + media.caller_frames_lost + media.agent_frames_lost + media.flush_media_received === 0
+      : null,
+    [`media: the stack adds ≤ 20 ms at p99 to an echo (beyond the emulator’s ${EMULATOR_SILENCE_MS} ms)`]: media
+      ? media.added_latency_ms.p99 <= 20
+      : null,
   };
   for (const [target, met] of Object.entries(targets)) console.log(`${met === null ? 'not run' : met ? 'met    ' : 'MISSED '}  ${target}`);
 
@@ -506,6 +549,8 @@ function report(m: Metrics) {
       cores: availableParallelism(),
       duration_s: DURATION,
       connections: CONNECTIONS,
+      sessions: ONLY.has('6') ? SESSIONS : undefined,
+      media_seconds: ONLY.has('6') ? MEDIA_SECONDS : undefined,
       pooler: Boolean(flags.pooler),
       versions,
       rows,

@@ -78,7 +78,8 @@ export interface ConnectionRecord {
   directives: Directives;
   voice: string | null;
   tools: string[];
-  caller_turns: { item_id: string; audio_ms: number }[];
+  /** `committed_at_ms`: when the turn was committed (epoch ms, sub-ms precision), for latency splits. */
+  caller_turns: { item_id: string; audio_ms: number; committed_at_ms: number }[];
   /** Text of user `input_text` messages (how the session passes DTMF digits). */
   user_texts: string[];
   function_call_outputs: { call_id: string; output: string }[];
@@ -689,7 +690,7 @@ class Connection {
     this.#send({ type: 'input_audio_buffer.committed', previous_item_id: this.#lastItemId, item_id: itemId });
     this.#addItem({ id: itemId, type: 'message', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: null }] });
     const audioMs = audio.length / 8;
-    this.#record.caller_turns.push({ item_id: itemId, audio_ms: audioMs });
+    this.#record.caller_turns.push({ item_id: itemId, audio_ms: audioMs, committed_at_ms: performance.timeOrigin + performance.now() });
     capList(this.#record.caller_turns);
     if (transcriptionModel(this.#session)) {
       this.#send({

@@ -260,6 +260,8 @@ export class AsteriskMediaCall {
   readonly textReceived: string[] = [];
   /** Every binary message from the remote, as received (before framing). */
   readonly binaryReceived: Buffer[] = [];
+  /** When each of them arrived at the socket (performance.now()), before the playout queue: for latency. */
+  readonly binaryReceivedAt: number[] = [];
   /** Every control message Asterisk sent after MEDIA_START. */
   readonly eventsSent: string[] = [];
   /** Frames handed to the caller, one per tick: what the caller heard. */
@@ -446,6 +448,7 @@ export class AsteriskMediaCall {
   /** process_binary_message (chan_websocket.c:944-1067). */
   private onBinary(payload: Buffer): void {
     this.binaryReceived.push(payload);
+    this.binaryReceivedAt.push(performance.now());
     if (this.mediaDirection === 'in') return; // chan_websocket.c:1117-1124
     // A full queue refuses the whole message; otherwise all of it is queued, even past 1000.
     if (this.queueLength >= QUEUE_LENGTH_MAX) {
