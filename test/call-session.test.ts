@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../tools/free-port.ts';
 import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
-import { type RealtimeEmulator, startRealtimeEmulator } from '../tools/realtime-emulator.ts';
 import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from './support/api.ts';
 import { workerBindings } from './support/bindings.ts';
 import { REMOVED_SIGNING_SECRET } from './support/constants.ts';

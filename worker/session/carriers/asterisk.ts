@@ -5,7 +5,7 @@
 // (`{"event":"MEDIA_START",…}`, `{"event":"DTMF_END","digit":"5",…}`) and commands to it
 // (`{"command":"FLUSH_MEDIA"}`, `{"command":"HANGUP"}`). Asterisk sends no hangup event: the caller
 // hanging up closes the socket. See asterisk/websocket_client.conf and the README.
-import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
+import type { CarrierTranslator } from './carrier.ts';
 
 /** 20 ms of 8 kHz μ-law. */
 export const FRAME_BYTES = 160;
