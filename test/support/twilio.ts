@@ -25,7 +25,8 @@ export interface TwilioPostOptions {
 export async function twilioPost(path: string, params: Record<string, string>, options: TwilioPostOptions = {}): Promise<ApiResponse> {
   const token = options.token === undefined ? TWILIO_AUTH_TOKEN : options.token;
   const url = options.signedUrl ?? `${PUBLIC_BASE_URL}${path}`;
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  // As Twilio sends it, charset and all.
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' };
   if (token !== null) headers['x-twilio-signature'] = twilio.getExpectedTwilioSignature(token, url, options.signedParams ?? params);
   return api('POST', path, { token: null, raw: new URLSearchParams(params).toString(), headers, baseUrl: options.baseUrl });
 }

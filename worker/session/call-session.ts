@@ -1,9 +1,9 @@
 // The AI conversation of one call: a Durable Object named by the call record id. It takes the
 // carrier's media socket (Asterisk through the bridge, or Twilio Media Streams; one translator per
-// carrier, chosen by the media route), opens one
-// WebSocket to the realtime model, and relays between them: the agent greets first, the caller can
-// interrupt it (flush at the carrier, cancel, truncate at what was heard), keypad digits reach the
-// model as text, the model can hang up with its end_call tool, and the profile's time limit holds.
+// carrier, named by the media route), opens one WebSocket to the realtime model, and relays
+// between them: the agent greets first, the caller can interrupt it (flush at the carrier, cancel,
+// truncate at what was heard), keypad digits reach the model as text, the model can hang up with
+// its end_call tool, and the profile's time limit holds.
 // The transcript is kept in the object's own storage as it grows (an eviction loses nothing) and
 // written to Postgres, with a summary asked of the model, when the call ends — through withTenant,
 // for the tenant the signed route named. Nothing the caller or the agent says is logged.
