@@ -223,3 +223,24 @@ describe('a Twilio call and tenant isolation', () => {
     expect(foreign.text).not.toContain(params.CallSid);
   });
 });
+
+describe('the Twilio routes in the OpenAPI document', () => {
+  it('documents the webhooks (form bodies, TwiML answer) and the media socket, with the Twilio signature as their security', async () => {
+    const spec = await api('GET', '/openapi.json', { token: null });
+    const paths = spec.body.paths;
+    const voice = paths[TWILIO_PATHS.voice].post;
+    expect(Object.keys(voice.requestBody.content)).toEqual(['application/x-www-form-urlencoded']);
+    expect(Object.keys(voice.responses[200].content)).toEqual(['text/xml']);
+    expect(voice.security).toEqual([{ twilioSignature: [] }]);
+    expect(paths[TWILIO_PATHS.status].post.security).toEqual([{ twilioSignature: [] }]);
+    expect(paths['/internal/media/twilio/{tenant_id}/{call_record_id}'].get.responses).toHaveProperty('101');
+    expect(spec.body.components.securitySchemes.twilioSignature).toMatchObject({
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-Twilio-Signature',
+    });
+    // A provider error is documented where it can happen.
+    expect(paths['/api/tenants/{tenant_id}/phone-numbers'].post.responses).toHaveProperty('502');
+    expect(paths['/api/tenants/{tenant_id}/phone-numbers/{phone_number_id}'].patch.responses).toHaveProperty('502');
+  });
+});
