@@ -12,6 +12,7 @@ import { bundleWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { startRealtimeEmulator } from '../tools/realtime-emulator.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
 import { testBindings } from './support/bindings.ts';
+import { startTwilioApi } from './support/twilio-api.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,6 +24,8 @@ declare module 'vitest' {
     wsProxy: string;
     /** The realtime model emulator's ws:// URL; its /__emulator/sessions is on the same origin. */
     realtimeUrl: string;
+    /** The suite Worker's stand-in for Twilio's REST API: it owns every number it is asked about. */
+    twilioApiUrl: string;
     workerScript: string;
     workerLog: string;
   }
@@ -50,13 +53,17 @@ export default async function setup(project: TestProject) {
   const realtime = await startRealtimeEmulator({ log: () => {} });
   stops.push(() => realtime.close());
 
+  // Attaching a Twilio number registers it with Twilio's API: the suite's Worker gets a stand-in.
+  const twilioApi = await startTwilioApi();
+  stops.push(() => twilioApi.close());
+
   const workerScript = join(dir, 'worker.mjs');
   const workerLog = join(dir, 'worker.log');
   writeFileSync(workerLog, '');
   await bundleWorker(workerScript);
   const worker = await startWorker(
     workerScript,
-    testBindings({ appDatabaseUrl, wsProxy: proxy.address, realtimeUrl: realtime.url }),
+    testBindings({ appDatabaseUrl, wsProxy: proxy.address, realtimeUrl: realtime.url, twilioApiUrl: twilioApi.url }),
     workerLog,
   );
   stops.push(() => worker.dispose());
@@ -66,6 +73,7 @@ export default async function setup(project: TestProject) {
   project.provide('appDatabaseUrl', appDatabaseUrl);
   project.provide('wsProxy', proxy.address);
   project.provide('realtimeUrl', realtime.url);
+  project.provide('twilioApiUrl', twilioApi.url);
   project.provide('workerScript', workerScript);
   project.provide('workerLog', workerLog);
 

@@ -51,9 +51,11 @@ describe('migrations run by a non-superuser owner, as on Neon', () => {
       );
       expect(functions.rows.map((row) => row.owner)).toEqual(functions.rows.map(() => 'vca_definer'));
       // The single-event call-end function of 0002 is gone (0004): the rules live in one function.
+      // The inbound one was replaced (0008) by the form that takes the carrier: one of it, not two.
       expect(functions.rows.map((row) => row.proname)).toEqual([
         'vca_find_api_key',
         'vca_list_tenants',
+        'vca_record_call_progress',
         'vca_record_calls_ended',
         'vca_record_inbound_call',
         'vca_touch_api_key',

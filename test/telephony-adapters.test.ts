@@ -1,10 +1,16 @@
 // The telephony adapter layer as plain objects, without the Worker. TataTelephonyAdapter's
-// database path (onInboundCall with a real number) is covered through the HTTP ingest.
+// database path (onInboundCall with a real number) is covered through the HTTP ingest, and
+// TwilioTelephonyAdapter's through the voice webhook; its REST calls are tested here against the
+// local stand-in for Twilio's API.
 import { describe, expect, it } from 'vitest';
 import { normalizeDid } from '../contract/phone.ts';
+import { freePort } from '../tools/free-port.ts';
 import type { Database } from '../worker/lib/db.ts';
-import { type InboundCall, ManualProvisioningError, type TelephonyAdapter } from '../worker/telephony/adapter.ts';
+import { type InboundCall, ManualProvisioningError, ProviderError, type TelephonyAdapter } from '../worker/telephony/adapter.ts';
 import { TataTelephonyAdapter } from '../worker/telephony/tata.ts';
+import { TwilioTelephonyAdapter } from '../worker/telephony/twilio.ts';
+import { TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } from './support/constants.ts';
+import { startTwilioApi } from './support/twilio-api.ts';
 
 const TENANT_A = '0b9c5f5e-3d43-4a43-9a8e-6f1f3c1b2a10';
 const NUMBER_A = '1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9';
@@ -96,5 +102,60 @@ describe('TataTelephonyAdapter', () => {
       const adapter = tataAdapter();
       await expect(adapter.onInboundCall(inboundCall(calledNumber))).rejects.toThrow(/database was touched/);
     }
+  });
+});
+
+describe('TwilioTelephonyAdapter', () => {
+  const settings = (apiBaseUrl: string) => ({
+    accountSid: TWILIO_ACCOUNT_SID,
+    authToken: TWILIO_AUTH_TOKEN,
+    publicBaseUrl: 'https://vca.example.com',
+    apiBaseUrl,
+  });
+
+  it('registers and unregisters through the contract, saying what Twilio now has', async () => {
+    const twilioApi = await startTwilioApi();
+    try {
+      const adapter: TelephonyAdapter = new TwilioTelephonyAdapter(settings(twilioApi.url));
+      const registered = await adapter.registerNumber(TENANT_A, NUMBER_A, '+14155550100');
+      expect(registered).toEqual({
+        tenant_id: TENANT_A,
+        phone_number_id: NUMBER_A,
+        did_number: '+14155550100',
+        provider: 'twilio',
+        details: {
+          incoming_phone_number_sid: twilioApi.number('+14155550100').sid,
+          voice_url: 'https://vca.example.com/webhooks/twilio/voice',
+          status_callback: 'https://vca.example.com/webhooks/twilio/status',
+        },
+      });
+      const unregistered = await adapter.unregisterNumber(TENANT_A, NUMBER_A, '+14155550100');
+      expect(unregistered.details).toMatchObject({ voice_url: null, status_callback: null });
+    } finally {
+      await twilioApi.close();
+    }
+  });
+
+  it('fails with a ProviderError that says why: not in the account, refused, unreachable', async () => {
+    const twilioApi = await startTwilioApi();
+    try {
+      const adapter = new TwilioTelephonyAdapter(settings(twilioApi.url));
+      twilioApi.ownsEveryNumber = false;
+      await expect(adapter.registerNumber(TENANT_A, NUMBER_A, '+14155550100')).rejects.toMatchObject({
+        name: 'ProviderError',
+        provider: 'twilio',
+        operation: 'registerNumber',
+        reason: 'not_in_account',
+      });
+      twilioApi.ownsEveryNumber = true;
+      twilioApi.refuse = { method: 'POST', status: 403, code: 20403, message: 'Forbidden' };
+      const refused = await adapter.registerNumber(TENANT_A, NUMBER_A, '+14155550100').catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ProviderError);
+      expect(refused).toMatchObject({ reason: 'refused', message: expect.stringContaining('HTTP 403, error 20403') });
+    } finally {
+      await twilioApi.close();
+    }
+    const gone = new TwilioTelephonyAdapter(settings(`http://127.0.0.1:${await freePort()}`));
+    await expect(gone.registerNumber(TENANT_A, NUMBER_A, '+14155550100')).rejects.toMatchObject({ reason: 'unreachable' });
   });
 });

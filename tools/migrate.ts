@@ -10,11 +10,15 @@ import { isMain } from './is-main.ts';
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
 
 export async function migrateDatabase(url: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  // One client, not a pool: Client.end() resolves once the connection is closed, while a pool's
+  // end() may resolve with a client still closing — a server stopped right after (the migrations
+  // test stops its cluster) then fails that client with an unhandled "terminating connection".
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    await migrate(drizzle({ client: pool }), { migrationsFolder: MIGRATIONS });
+    await migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS });
   } finally {
-    await pool.end();
+    await client.end();
   }
 }
 

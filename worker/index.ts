@@ -14,12 +14,13 @@ import { registerPhoneNumberRoutes } from './routes/phone-numbers/index.ts';
 import { registerRoot } from './routes/root.ts';
 import { registerTelephonyRoutes } from './routes/telephony/index.ts';
 import { registerTenantRoutes } from './routes/tenants/index.ts';
+import { registerTwilioWebhooks } from './routes/webhooks/twilio/index.ts';
 
 const app = createApp();
 
 // Credentials, tenant data, auth failures and the health report never belong in a cache. First,
 // so that it also marks the answers of middleware that refuses a request.
-for (const path of ['/api/*', '/internal/*', '/healthz']) app.use(path, noStore);
+for (const path of ['/api/*', '/internal/*', '/webhooks/*', '/healthz']) app.use(path, noStore);
 
 registerRoot(app, pkg.version);
 registerHealth(app);
@@ -36,6 +37,7 @@ registerApiKeyRoutes(app);
 registerAuditEventRoutes(app);
 
 registerTelephonyRoutes(app);
+registerTwilioWebhooks(app);
 registerMediaRoutes(app);
 
 export default app;

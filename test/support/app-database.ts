@@ -18,5 +18,6 @@ export function openAppDatabase(): ReturnType<typeof openDatabase> {
     DEFAULT_COUNTRY: 'IN',
     REALTIME_URL: inject('realtimeUrl'),
     REALTIME_MODEL: 'gpt-realtime',
+    TWILIO_API_BASE_URL: 'https://api.twilio.com',
   });
 }

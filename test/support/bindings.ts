@@ -1,7 +1,7 @@
 // The test Worker's bindings, defined once: global setup starts the suite's Worker with them, and
 // tests that start a Worker of their own take the same with their changes.
 import { inject } from 'vitest';
-import { OPERATOR_TOKENS, REALTIME_API_KEY, SIGNING_SECRETS } from './constants.ts';
+import { OPERATOR_TOKENS, PUBLIC_BASE_URL, REALTIME_API_KEY, SIGNING_SECRETS, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } from './constants.ts';
 
 /** Where the test stack's Worker reaches its database. */
 export interface TestStack {
@@ -11,6 +11,8 @@ export interface TestStack {
   wsProxy: string;
   /** The realtime model emulator (tools/realtime-emulator.ts) the call sessions talk to. */
   realtimeUrl: string;
+  /** The stand-in for Twilio's REST API (test/support/twilio-api.ts). */
+  twilioApiUrl: string;
 }
 
 /** The bindings of a Worker on `stack`, with `changes` on top. */
@@ -25,6 +27,10 @@ export function testBindings(stack: TestStack, changes: Record<string, string> =
     REALTIME_URL: stack.realtimeUrl,
     REALTIME_API_KEY: REALTIME_API_KEY,
     REALTIME_MODEL: 'gpt-realtime',
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    TWILIO_API_BASE_URL: stack.twilioApiUrl,
+    PUBLIC_BASE_URL,
     ...changes,
   };
 }
@@ -32,7 +38,12 @@ export function testBindings(stack: TestStack, changes: Record<string, string> =
 /** The bindings of the suite's Worker, for tests that start a Worker of their own with changes. */
 export function workerBindings(changes: Record<string, string> = {}): Record<string, string> {
   return testBindings(
-    { appDatabaseUrl: inject('appDatabaseUrl'), wsProxy: inject('wsProxy'), realtimeUrl: inject('realtimeUrl') },
+    {
+      appDatabaseUrl: inject('appDatabaseUrl'),
+      wsProxy: inject('wsProxy'),
+      realtimeUrl: inject('realtimeUrl'),
+      twilioApiUrl: inject('twilioApiUrl'),
+    },
     changes,
   );
 }

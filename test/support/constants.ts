@@ -10,3 +10,15 @@ export const REMOVED_SIGNING_SECRET = 'whsec_CzPmF4bCImdEbcLhXNRhxlX6XTBapcnUAQw
 
 /** The key the suite's Worker presents to the realtime model emulator (any non-empty key is accepted). */
 export const REALTIME_API_KEY = 'test-realtime-key';
+
+/** The Twilio account the test Worker is configured with, and another account's. */
+export const TWILIO_ACCOUNT_SID = 'AC5a1e0c9d2b7f4a68e3c1d0b9a8f7e6d5';
+export const TWILIO_AUTH_TOKEN = '7c3e9a1f5b2d4e6a8c0b1d3f5e7a9c2b';
+export const OTHER_TWILIO_ACCOUNT_SID = 'ACf00dfeedbeef0123456789abcdef0123';
+export const OTHER_TWILIO_AUTH_TOKEN = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+/**
+ * The suite Worker's PUBLIC_BASE_URL. It is started before its own address is known, and Twilio
+ * signs the URL it was configured with anyway, not the address it reaches: tests sign over this
+ * origin and send to the real one, as Twilio does behind a proxy.
+ */
+export const PUBLIC_BASE_URL = 'http://vca.test';

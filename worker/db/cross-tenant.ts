@@ -1,11 +1,15 @@
 // The one door past row-level security. Everything else touches tenant data inside withTenant()
 // (lib/db.ts); what is here is cross-tenant by nature — the tenant is what it finds out (the
 // dialled number of a call, a presented API key) or the operator's view of every tenant — so each
-// is a SECURITY DEFINER function (drizzle/0002, 0003) owned by the no-login role vca_definer,
+// is a SECURITY DEFINER function (drizzle/0002, 0003, 0008) owned by the no-login role vca_definer,
 // and this file is the only caller of them. Each row type sits beside the call that returns it.
 import { sql } from 'drizzle-orm';
 import { NORMAL_CLEARING_CAUSES } from '../../contract/ingest.ts';
 import type { Database, Tenant } from '../lib/db.ts';
+import type { calls, phoneNumbers } from './schema.ts';
+
+/** The carrier a call comes through: the provider type of the numbers it may be resolved among. */
+export type ProviderType = (typeof phoneNumbers.$inferSelect)['providerType'];
 
 // ---- The inbound call: resolve the DID and record the call, in one statement ----
 
@@ -34,16 +38,18 @@ export interface NewInboundCall {
   callId: string;
   /** Unix epoch seconds. */
   startedAt: number;
+  /** Only numbers of this provider type are found: a number of another carrier is unknown here. */
+  provider: ProviderType;
 }
 
 /**
- * The hot path, in one statement: resolve the DID, check number and tenant are active, pick the
- * tenant's default AI profile and insert the call — or find the call this request already
- * created. No row: the DID is unknown.
+ * The hot path, in one statement: resolve the DID among the carrier's numbers, check number and
+ * tenant are active, pick the tenant's default AI profile and insert the call — or find the call
+ * this request already created. No row: the DID is unknown (to this carrier).
  */
 export async function resolveAndRecordInboundCall(db: Database, call: NewInboundCall): Promise<InboundResolution | undefined> {
   const result = await db.execute<InboundResolutionRow & Record<string, unknown>>(
-    sql`select * from vca_record_inbound_call(${call.did}, ${call.callerNumber}, ${call.callId}, to_timestamp(${call.startedAt}))`,
+    sql`select * from vca_record_inbound_call(${call.did}, ${call.callerNumber}, ${call.callId}, to_timestamp(${call.startedAt}), ${call.provider}::provider_type)`,
   );
   const row = result.rows[0];
   if (!row) return undefined;
@@ -88,6 +94,31 @@ export async function recordCallsEnded(db: Database, ends: readonly CallEnd[]): 
     const row = found.get(index + 1);
     return row && { id: row.id, status: row.status };
   });
+}
+
+// ---- A carrier's "ringing" or "answered" (drizzle/0008) ----
+
+export type CallStatus = (typeof calls.$inferSelect)['status'];
+
+export interface CallProgress {
+  /** E.164. */
+  did: string;
+  callId: string;
+  status: 'ringing' | 'answered';
+  /** Unix epoch seconds. */
+  at: number;
+}
+
+/**
+ * Moves the call of (tenant of the dialled number, external call id) forward to `status` —
+ * never backwards, never out of ended or failed — and answers its status afterwards;
+ * undefined: no such call.
+ */
+export async function recordCallProgress(db: Database, progress: CallProgress): Promise<{ id: string; status: CallStatus } | undefined> {
+  const { rows } = await db.execute<{ id: string; status: CallStatus } & Record<string, unknown>>(
+    sql`select * from vca_record_call_progress(${progress.did}, ${progress.callId}, ${progress.status}::call_status, to_timestamp(${progress.at}))`,
+  );
+  return rows[0];
 }
 
 // ---- Tenant API keys: found by the prefix of the presented secret ----

@@ -19,7 +19,8 @@ import {
 
 export const tenantStatus = pgEnum('tenant_status', ['active', 'suspended', 'deleted']);
 export const tenantPlan = pgEnum('tenant_plan', ['starter', 'growth', 'custom']);
-export const providerType = pgEnum('provider_type', ['generic']);
+/** Who carries a number's calls: `generic` is the Tata trunk through Asterisk and the bridge; `twilio` reaches the Worker directly. */
+export const providerType = pgEnum('provider_type', ['generic', 'twilio']);
 export const aiProfileRole = pgEnum('ai_profile_role', ['receptionist', 'sales', 'support', 'dispatcher', 'custom']);
 export const callDirection = pgEnum('call_direction', ['inbound', 'outbound']);
 export const callStatus = pgEnum('call_status', ['initiated', 'ringing', 'answered', 'ended', 'failed']);
@@ -125,6 +126,8 @@ export const calls = pgTable(
     callerNumber: text('caller_number'),
     calledNumber: text('called_number').notNull(),
     externalCallId: text('external_call_id').notNull(),
+    /** The carrier the call came through: its number's provider type when it arrived. */
+    carrier: providerType('carrier').notNull().default('generic'),
     startedAt: timestamptz('started_at').notNull().defaultNow(),
     answeredAt: timestamptz('answered_at'),
     endedAt: timestamptz('ended_at'),

@@ -66,6 +66,23 @@ const cidrList = z.string().transform((value, ctx) => {
   return ranges;
 });
 
+/** `https://host[:port]` (a trailing slash is dropped), normalised as the URL standard writes origins. */
+function origin(message: string) {
+  return z
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      try {
+        const url = new URL(value);
+        if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname === '/' && !url.search && !url.hash && !url.username) {
+          return url.origin;
+        }
+      } catch {}
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    });
+}
+
 const settingsSchema = z.object({
   DATABASE_URL: postgresUrl,
   ADMIN_API_TOKENS: tokenList,
@@ -88,6 +105,22 @@ const settingsSchema = z.object({
     .regex(/^[\w.:-]{1,100}$/, 'must be a model name')
     .default('gpt-realtime'),
   REALTIME_API_KEY: z.string().trim().min(1).optional(),
+  // Twilio (DESIGN.md, "Cloud carriers"): off unless the account, its auth token and the public
+  // origin are all set (twilioSettings below). The API base is only changed for tests.
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .trim()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be a Twilio Account SID (AC + 32 hex digits)')
+    .optional(),
+  TWILIO_AUTH_TOKEN: z
+    .string()
+    .trim()
+    .regex(/^\S{16,128}$/, 'must be the account’s auth token')
+    .optional(),
+  TWILIO_API_BASE_URL: origin('must be an http(s) origin such as https://api.twilio.com').default('https://api.twilio.com'),
+  // The Worker's public origin (https://vca.example.com): carrier webhook and media URLs are built
+  // from it, and Twilio's signatures are computed over it.
+  PUBLIC_BASE_URL: origin('must be an http(s) origin such as https://vca.example.com, without a path').optional(),
   // Local development only: host:port of the WebSocket→TCP proxy in tools/ws-proxy.ts.
   NEON_WS_PROXY: z
     .string()
@@ -97,6 +130,27 @@ const settingsSchema = z.object({
 });
 
 export type Settings = z.output<typeof settingsSchema>;
+
+/** What the Twilio parts need, once all of it is set. */
+export interface TwilioSettings {
+  accountSid: string;
+  authToken: string;
+  /** The Worker's public origin, e.g. https://vca.example.com. */
+  publicBaseUrl: string;
+  apiBaseUrl: string;
+}
+
+/** Twilio is on when its account, auth token and the public origin are all set; otherwise this names what is missing. */
+export function twilioSettings(settings: Settings): { ok: true; twilio: TwilioSettings } | { ok: false; missing: string[] } {
+  const { TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken, PUBLIC_BASE_URL: publicBaseUrl } = settings;
+  if (accountSid && authToken && publicBaseUrl) {
+    return { ok: true, twilio: { accountSid, authToken, publicBaseUrl, apiBaseUrl: settings.TWILIO_API_BASE_URL } };
+  }
+  const missing = Object.entries({ TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken, PUBLIC_BASE_URL: publicBaseUrl })
+    .filter(([, value]) => !value)
+    .map(([name]) => name);
+  return { ok: false, missing };
+}
 
 export type ConfigResult = { ok: true; settings: Settings } | { ok: false; problems: string[]; environment: string | undefined };
 

@@ -3,7 +3,7 @@
 // rate limits, audit) and routes can name them without importing the app, and nothing in lib/
 // imports in a circle.
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { ConfigResult, Settings } from './config.ts';
+import type { ConfigResult, Settings, TwilioSettings } from './config.ts';
 import type { Database } from './db.ts';
 import type { LogFields, Logger } from './log.ts';
 
@@ -18,6 +18,10 @@ export interface Bindings {
   REALTIME_URL?: string;
   REALTIME_MODEL?: string;
   REALTIME_API_KEY?: string;
+  TWILIO_ACCOUNT_SID?: string;
+  TWILIO_AUTH_TOKEN?: string;
+  TWILIO_API_BASE_URL?: string;
+  PUBLIC_BASE_URL?: string;
   API_RATE_LIMITER?: RateLimit;
   INGEST_RATE_LIMITER?: RateLimit;
   /** One CallSession Durable Object per call, named by the call record id. */
@@ -35,6 +39,8 @@ export type AppEnv = {
     config: ConfigResult;
     /** Only on routes behind requireSettings (all of /api). */
     settings: Settings;
+    /** Only on the Twilio routes, behind requireTwilio. */
+    twilio: TwilioSettings;
     actor: Actor;
     /** The request's database, connected on first use and closed after the response. */
     db: () => Database;

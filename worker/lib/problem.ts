@@ -77,6 +77,7 @@ const descriptions: Record<number, string> = {
   413: 'Request body too large',
   415: 'Unsupported content type',
   429: 'Too many requests (with Retry-After)',
+  502: 'The carrier (Twilio) refused the change or could not be reached; nothing was changed',
   503: 'Service misconfigured or database unreachable',
 };
 

@@ -1,8 +1,9 @@
 // The AI conversation of one call: a Durable Object named by the call record id. It takes the
-// carrier's media socket (Asterisk through the bridge today; one translator per carrier), opens one
-// WebSocket to the realtime model, and relays between them: the agent greets first, the caller can
-// interrupt it (flush at the carrier, cancel, truncate at what was heard), keypad digits reach the
-// model as text, the model can hang up with its end_call tool, and the profile's time limit holds.
+// carrier's media socket (Asterisk through the bridge, or Twilio Media Streams; one translator per
+// carrier, named by the media route), opens one WebSocket to the realtime model, and relays
+// between them: the agent greets first, the caller can interrupt it (flush at the carrier, cancel,
+// truncate at what was heard), keypad digits reach the model as text, the model can hang up with
+// its end_call tool, and the profile's time limit holds.
 // The transcript is kept in the object's own storage as it grows (an eviction loses nothing) and
 // written to Postgres, with a summary asked of the model, when the call ends — through withTenant,
 // for the tenant the signed route named. Nothing the caller or the agent says is logged.
@@ -12,7 +13,8 @@ import { openDatabase } from '../lib/db.ts';
 import type { Bindings } from '../lib/env.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { asteriskTranslator, FRAME_BYTES } from './carriers/asterisk.ts';
-import type { CarrierEvent, CarrierTranslator } from './carriers/carrier.ts';
+import type { CarrierEvent, CarrierTranslator, StreamIdentity } from './carriers/carrier.ts';
+import { twilioTranslator } from './carriers/twilio.ts';
 import {
   connectRealtime,
   END_CALL_TOOL,
@@ -50,8 +52,22 @@ const BACKSTOP_GRACE_MS = 120_000;
 /** Agent audio waiting to be sent is capped (10 minutes of it); beyond, the call is in trouble anyway. */
 const MAX_QUEUED_BYTES = 8_000 * 600;
 
-/** The headers the media route hands over after verifying the bridge's signature. */
-export const SESSION_HEADERS = { tenant: 'x-vca-tenant-id', call: 'x-vca-call-id', carrier: 'x-vca-carrier' } as const;
+/** A carrier that names its stream in its first messages (Twilio's `start`) must have done so within this. */
+const MEDIA_START_DEADLINE_MS = 5_000;
+
+/**
+ * The headers a media route hands over after verifying its carrier's signature: the call, its
+ * tenant, which carrier's protocol the socket speaks, and (optional) the carrier account the
+ * stream's start must name.
+ */
+export const SESSION_HEADERS = {
+  tenant: 'x-vca-tenant-id',
+  call: 'x-vca-call-id',
+  carrier: 'x-vca-carrier',
+  account: 'x-vca-carrier-account',
+} as const;
+
+const TRANSLATORS: Record<string, () => CarrierTranslator> = { asterisk: asteriskTranslator, twilio: twilioTranslator };
 
 interface StoredSession {
   tenantId: string;
@@ -80,6 +96,8 @@ export class CallSession extends DurableObject<Bindings> {
   #log: Logger = createLogger({ component: 'call-session' });
   #stored: StoredSession | undefined;
   #profile: SessionProfile | undefined;
+  /** What the carrier's stream must name (StreamIdentity) before the session begins. */
+  #call: { tenantId: string; callId: string; externalCallId: string; account: string | null } | undefined;
   #settings: Settings | undefined;
   #carrier: WebSocket | undefined;
   #translator: CarrierTranslator | undefined;
@@ -108,6 +126,9 @@ export class CallSession extends DurableObject<Bindings> {
     this.#log = createLogger({ component: 'call-session', call_record_id: callId, tenant_id: tenantId });
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
       return refusal(426, 'upgrade_required', 'Expected a WebSocket upgrade.');
+    const carrierName = request.headers.get(SESSION_HEADERS.carrier) ?? '';
+    const translator = Object.hasOwn(TRANSLATORS, carrierName) ? TRANSLATORS[carrierName]?.() : undefined;
+    if (!translator) return refusal(400, 'unknown_carrier', 'The media route named no carrier this session speaks.');
     if (this.#carrier || (await this.ctx.storage.get<StoredSession>('session'))) {
       // One media stream per call: a replayed or second upgrade gets nothing.
       return refusal(409, 'session_exists', 'This call already has a session.');
@@ -133,6 +154,7 @@ export class CallSession extends DurableObject<Bindings> {
       return refusal(status, context.reason, 'No session for this call.');
     }
     this.#profile = context.profile;
+    this.#call = { tenantId, callId, externalCallId: context.externalCallId, account: request.headers.get(SESSION_HEADERS.account) };
 
     // The model first: a call the agent cannot take is refused before it is answered with silence.
     if (!settings.REALTIME_API_KEY) {
@@ -159,29 +181,68 @@ export class CallSession extends DurableObject<Bindings> {
       return refusal(503, 'model_unavailable', 'The voice model is unavailable.');
     }
 
-    const startedAt = Date.now();
-    this.#stored = { tenantId, callId, startedAt, turns: [], ended: false };
-    await this.ctx.storage.put('session', this.#stored);
-    await this.ctx.storage.setAlarm(startedAt + context.profile.maxDurationSeconds * 1000 + BACKSTOP_GRACE_MS);
-
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     server.accept();
     // Binary frames as ArrayBuffer (workerd's default may be Blob, which would need an await per frame).
     server.binaryType = 'arraybuffer';
     this.#carrier = server;
-    this.#translator = asteriskTranslator();
+    this.#translator = translator;
     server.addEventListener('message', (message) => {
       for (const event of this.#translator?.receive(message.data as string | ArrayBuffer) ?? []) this.#onCarrierEvent(event);
     });
     server.addEventListener('close', () => void this.#end('caller_hung_up'));
     server.addEventListener('error', () => void this.#end('caller_hung_up'));
 
-    this.#log.info('[CALL SESSION] started', { carrier: this.#translator.name, ai_profile_id: context.profile.id });
-    this.ctx.waitUntil(this.#write((db) => recordSessionStarted(db, tenantId, callId, new Date(startedAt))));
-    this.#later(context.profile.maxDurationSeconds * 1000, () => this.#timeUp());
-    this.#greet(context.profile);
+    if (translator.beginsOnMediaStart) {
+      // The carrier names the stream's call in its first message; without it, nothing begins.
+      this.#later(MEDIA_START_DEADLINE_MS, () => {
+        if (!this.#stored) this.#refuseStream('no start message');
+      });
+    } else {
+      await this.#begin();
+    }
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** The call's session begins: its record, the time limit, and the agent's greeting first. */
+  async #begin(): Promise<void> {
+    const call = this.#call;
+    const profile = this.#profile;
+    if (!call || !profile || this.#stored || this.#ending) return;
+    const { tenantId, callId } = call;
+    const startedAt = Date.now();
+    this.#stored = { tenantId, callId, startedAt, turns: [], ended: false };
+    this.#log.info('[CALL SESSION] started', { carrier: this.#translator?.name, ai_profile_id: profile.id });
+    this.ctx.waitUntil(this.#write((db) => recordSessionStarted(db, tenantId, callId, new Date(startedAt))));
+    this.#later(profile.maxDurationSeconds * 1000, () => this.#timeUp());
+    this.#greet(profile);
+    await this.ctx.storage.put('session', this.#stored);
+    await this.ctx.storage.setAlarm(startedAt + profile.maxDurationSeconds * 1000 + BACKSTOP_GRACE_MS);
+  }
+
+  /** The carrier's start named its stream: it must be this call's (the carrier's call id, account and our call record id). */
+  #onStreamStart(stream: StreamIdentity | undefined): void {
+    const call = this.#call;
+    if (!call) return;
+    const mismatch = !stream
+      ? undefined
+      : stream.callId !== call.externalCallId
+        ? 'another call'
+        : call.account !== null && stream.accountId !== call.account
+          ? 'another account'
+          : stream.callRecordId !== call.callId
+            ? 'another call record'
+            : undefined;
+    if (mismatch) this.#refuseStream(mismatch);
+    else void this.#begin();
+  }
+
+  /** A stream that does not belong to this call: closed, and nothing of it recorded (the session never began). */
+  #refuseStream(reason: string): void {
+    this.#log.warn('[CALL SESSION] refused: the stream does not belong to this call', { carrier: this.#translator?.name, reason });
+    if (this.#carrier?.readyState === WebSocket.OPEN) this.#carrier.close(1008, 'stream does not belong to this call');
+    void this.#end('error');
   }
 
   /** The backstop: the object was evicted (or the end failed) before the call's records were written. */
@@ -195,6 +256,12 @@ export class CallSession extends DurableObject<Bindings> {
   // ---- the caller's side ----
 
   #onCarrierEvent(event: CarrierEvent): void {
+    if (!this.#stored) {
+      // Before the session begins only the carrier's start counts (or the caller leaving).
+      if (event.type === 'media_start') this.#onStreamStart(event.stream);
+      else if (event.type === 'hangup') void this.#end('caller_hung_up');
+      return;
+    }
     if (event.type === 'audio') {
       this.#framesIn++;
       this.#model?.appendAudio(event.ulaw);

@@ -86,3 +86,22 @@ export class ManualProvisioningError extends Error {
     this.operation = operation;
   }
 }
+
+/**
+ * The carrier's API refused a change (4xx, the number is not in the account) or could not be
+ * reached in time. Nothing was changed at the carrier by the failing request; the API answers
+ * 502 provider_error and changes nothing either.
+ */
+export class ProviderError extends Error {
+  readonly provider: string;
+  readonly operation: 'registerNumber' | 'unregisterNumber';
+  readonly reason: 'refused' | 'not_in_account' | 'unreachable';
+
+  constructor(provider: string, operation: 'registerNumber' | 'unregisterNumber', reason: ProviderError['reason'], message: string) {
+    super(message);
+    this.name = 'ProviderError';
+    this.provider = provider;
+    this.operation = operation;
+    this.reason = reason;
+  }
+}

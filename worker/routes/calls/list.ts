@@ -22,7 +22,7 @@ const route = createRoute({
 export function registerListCalls(app: App) {
   app.openapi(route, async (c) => {
     const { tenant_id } = c.req.valid('param');
-    const { status, direction, from, to, limit, cursor } = c.req.valid('query');
+    const { status, direction, carrier, from, to, limit, cursor } = c.req.valid('query');
     const after = decodeCursor(cursor);
     const rows = await withTenant(c.var.db(), tenant_id, (tx) =>
       tx
@@ -33,6 +33,7 @@ export function registerListCalls(app: App) {
             eq(calls.tenantId, tenant_id),
             status ? eq(calls.status, status) : undefined,
             direction ? eq(calls.direction, direction) : undefined,
+            carrier ? eq(calls.carrier, carrier) : undefined,
             // As UTC with microseconds (a JS Date would drop them; Postgres refuses offsets past ±15:59).
             from ? gte(calls.startedAt, microsToIso(isoMicros(from))) : undefined,
             to ? lt(calls.startedAt, microsToIso(isoMicros(to))) : undefined,

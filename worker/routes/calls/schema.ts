@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { callDirection, callSessionEndReason, callStatus, type calls } from '../../db/schema.ts';
+import { callDirection, callSessionEndReason, callStatus, type calls, providerType } from '../../db/schema.ts';
 import { pageSchema } from '../../lib/pagination.ts';
 import { toIso } from '../../lib/time.ts';
 
@@ -15,7 +15,10 @@ export const CallSchema = z
     status: z.enum(callStatus.enumValues),
     caller_number: z.string().nullable().openapi({ description: 'As the caller presented it; never used for routing.' }),
     called_number: z.string().openapi({ description: 'E.164' }),
-    external_call_id: z.string().openapi({ description: 'The PBX’s call id (Asterisk UNIQUEID).' }),
+    external_call_id: z.string().openapi({ description: 'The carrier’s call id: Asterisk’s UNIQUEID, or Twilio’s CallSid.' }),
+    carrier: z.enum(providerType.enumValues).openapi({
+      description: 'The carrier the call came through: its number’s provider type (`generic`: Tata through Asterisk; `twilio`).',
+    }),
     started_at: timestamp,
     answered_at: timestamp.nullable(),
     ended_at: timestamp.nullable(),
@@ -66,6 +69,7 @@ export const CallListQuery = z
   .object({
     status: z.enum(callStatus.enumValues).optional(),
     direction: z.enum(callDirection.enumValues).optional(),
+    carrier: z.enum(providerType.enumValues).optional(),
     from: fromFilter,
     to: toFilter,
   })
@@ -82,6 +86,7 @@ export function presentCall(row: typeof calls.$inferSelect): z.infer<typeof Call
     caller_number: row.callerNumber,
     called_number: row.calledNumber,
     external_call_id: row.externalCallId,
+    carrier: row.carrier,
     started_at: toIso(row.startedAt),
     answered_at: toIso(row.answeredAt),
     ended_at: toIso(row.endedAt),

@@ -7,6 +7,7 @@ import { withTenant } from '../../lib/db.ts';
 import type { App } from '../../lib/env.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
 import { bearerSecurity, jsonBody, jsonResponse, TenantParams } from '../openapi.ts';
+import { provisioningAdapter, provisionNumber } from './provisioning.ts';
 import { CreatePhoneNumberBody, PhoneNumberSchema, presentPhoneNumber } from './schema.ts';
 
 const route = createRoute({
@@ -14,12 +15,16 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/phone-numbers',
   tags: ['Phone numbers'],
   summary: 'Attach a phone number (DID) to a tenant',
-  description: 'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409.',
+  description:
+    'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409. A `twilio` number must be a number of the configured Twilio account: attaching it active points its voice URL and status callback at VCA through Twilio’s REST API (attaching it inactive takes them off), before the change is committed — if Twilio refuses or cannot be reached, the answer is 502 `provider_error` and nothing is created. Twilio not configured → 400 `twilio_not_configured`. `generic` numbers are routed by hand on the trunk.',
   security: bearerSecurity,
   // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
   middleware: [operatorOnly] as const,
   request: { params: TenantParams, body: jsonBody(CreatePhoneNumberBody) },
-  responses: { 201: jsonResponse(PhoneNumberSchema, 'The attached number'), ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
+  responses: {
+    201: jsonResponse(PhoneNumberSchema, 'The attached number'),
+    ...problems(400, 401, 403, 404, 409, 413, 415, 502, 503),
+  },
 });
 
 export function registerCreatePhoneNumber(app: App) {
@@ -34,6 +39,7 @@ export function registerCreatePhoneNumber(app: App) {
         ],
       });
     }
+    const carrier = provisioningAdapter(c, body.provider_type ?? 'generic');
     const row = await withTenant(c.var.db(), tenant_id, async (tx) => {
       // The unique index on did_number decides races; ON CONFLICT keeps the loser's answer a clean 409.
       const [inserted] = await tx
@@ -42,6 +48,8 @@ export function registerCreatePhoneNumber(app: App) {
         .onConflictDoNothing({ target: phoneNumbers.didNumber })
         .returning();
       if (inserted) {
+        // The carrier before the audit and the commit: its refusal rolls the insert back.
+        if (carrier) await provisionNumber(c, carrier, inserted);
         await recordAudit(tx, c, {
           tenantId: tenant_id,
           action: 'phone_number.created',

@@ -8,7 +8,9 @@ export const PhoneNumberSchema = z
     id: z.uuid(),
     tenant_id: z.uuid(),
     did_number: z.string().openapi({ description: 'E.164', example: '+919876543210' }),
-    provider_type: z.enum(providerType.enumValues),
+    provider_type: z.enum(providerType.enumValues).openapi({
+      description: '`generic`: the Tata trunk through Asterisk and the bridge. `twilio`: a number of the configured Twilio account.',
+    }),
     is_active: z.boolean(),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
@@ -23,7 +25,9 @@ export const CreatePhoneNumberBody = z
       description: 'E.164 (`+919876543210`) or national format (`09876543210`, read with DEFAULT_COUNTRY). Stored as E.164.',
       example: '+919876543210',
     }),
-    provider_type: z.enum(providerType.enumValues).optional().openapi({ description: 'Default: generic' }),
+    provider_type: z.enum(providerType.enumValues).optional().openapi({
+      description: 'Default: generic. `twilio` registers the number with the configured Twilio account (see the operation’s description).',
+    }),
     is_active: z.boolean().optional().openapi({ description: 'Default: true' }),
   })
   .openapi('CreatePhoneNumber');

@@ -7,6 +7,7 @@ import { withTenant } from '../../lib/db.ts';
 import type { App } from '../../lib/env.ts';
 import { notFound, problems } from '../../lib/problem.ts';
 import { bearerSecurity, jsonBody, jsonResponse, PhoneNumberParams } from '../openapi.ts';
+import { provisioningAdapter, provisionNumber } from './provisioning.ts';
 import { PhoneNumberSchema, presentPhoneNumber, UpdatePhoneNumberBody } from './schema.ts';
 
 const route = createRoute({
@@ -14,12 +15,16 @@ const route = createRoute({
   path: '/api/tenants/{tenant_id}/phone-numbers/{phone_number_id}',
   tags: ['Phone numbers'],
   summary: 'Activate or deactivate a phone number',
-  description: 'Only `is_active` can change. An inactive number’s calls are rejected.',
+  description:
+    'Only `is_active` can change. An inactive number’s calls are rejected. For a `twilio` number, activating registers it with Twilio (voice URL and status callback point at VCA) and deactivating takes that off, before the change is committed: if Twilio refuses or cannot be reached, the answer is 502 `provider_error` and nothing changes.',
   security: bearerSecurity,
   // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
   middleware: [operatorOnly] as const,
   request: { params: PhoneNumberParams, body: jsonBody(UpdatePhoneNumberBody) },
-  responses: { 200: jsonResponse(PhoneNumberSchema, 'The updated phone number'), ...problems(400, 401, 403, 404, 413, 415, 503) },
+  responses: {
+    200: jsonResponse(PhoneNumberSchema, 'The updated phone number'),
+    ...problems(400, 401, 403, 404, 413, 415, 502, 503),
+  },
 });
 
 export function registerUpdatePhoneNumber(app: App) {
@@ -33,6 +38,9 @@ export function registerUpdatePhoneNumber(app: App) {
         .where(and(eq(phoneNumbers.tenantId, tenant_id), eq(phoneNumbers.id, phone_number_id)))
         .returning();
       if (!updated) throw notFound('phone number');
+      // The carrier before the audit and the commit: its refusal rolls the update back.
+      const carrier = provisioningAdapter(c, updated.providerType);
+      if (carrier) await provisionNumber(c, carrier, updated);
       await recordAudit(tx, c, {
         tenantId: tenant_id,
         action: 'phone_number.updated',

@@ -13,6 +13,8 @@ export const FRAME_BYTES = 160;
 export function asteriskTranslator(): CarrierTranslator {
   return {
     name: 'asterisk',
+    // The bridge's signed upgrade already names the call.
+    beginsOnMediaStart: false,
     receive(data) {
       if (typeof data !== 'string') return [{ type: 'audio', ulaw: new Uint8Array(data) }];
       const { command, fields } = parseControl(data);
