@@ -7,12 +7,13 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { isMain } from './is-main.ts';
 
-const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
+export const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
 
-export async function migrateDatabase(url: string): Promise<void> {
+/** Applies the migrations of `folder` (the committed ones unless a test says otherwise). */
+export async function migrateDatabase(url: string, folder = MIGRATIONS): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
-    await migrate(drizzle({ client: pool }), { migrationsFolder: MIGRATIONS });
+    await migrate(drizzle({ client: pool }), { migrationsFolder: folder });
   } finally {
     await pool.end();
   }
