@@ -42,6 +42,7 @@ describe('a Worker outage with bridge crashes in the middle', () => {
     const env = bridgeEnv(`http://127.0.0.1:${port}`, { BRIDGE_RETRY_BASE_MS: '500', BRIDGE_RETRY_MAX_MS: '60000' });
     let bridge = await startBridge(env);
     bridges.push(bridge);
+    await bridge.routesSynced();
 
     // 500 calls come in while everything is up.
     const callIds = Array.from({ length: CALLS }, (_, i) => `outage.${Date.now()}.${i}`);
