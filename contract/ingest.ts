@@ -121,6 +121,7 @@ export type Route = z.output<typeof Route>;
 
 /** A number that no longer routes through the PBX (deleted, or moved to another provider type). */
 export const RemovedRoute = z.object({ removed: z.literal(true), phone_number_id: z.uuid(), version: routingVersion });
+export type RemovedRoute = z.output<typeof RemovedRoute>;
 
 export const RoutesPage = z.object({
   /** The Worker's DEFAULT_COUNTRY, which reads national-format DIDs: the bridge normalises with it too. */
