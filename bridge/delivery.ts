@@ -79,6 +79,8 @@ export class Deliverer {
   #lastOkAt: number | null = null;
   #lastCompactAt = 0;
   #inFlightEvents = 0;
+  /** Kinds with a batch in flight that was not full: the next one waits for it, growing meanwhile. */
+  readonly #partialInFlight = new Set<EventKind>();
   #batchUnsupportedUntil = 0;
   /** The pause, while the Worker is not taking events; undefined while it is. */
   #pause: { since: number; until: number; probes: number; loggedAt: number; reason: string } | undefined;
@@ -161,7 +163,10 @@ export class Deliverer {
    * taking events, events of one kind ready at the same time travel together (call-ended up to
    * CALL_ENDED_BATCH_MAX, routed calls up to INBOUND_BATCH_MAX in one request: one connection and
    * one statement at the Worker instead of one each): what keeps up with a busy PBX and makes a
-   * backlog drain fast after an outage. A batch takes one slot of the window.
+   * backlog drain fast after an outage. A batch takes one slot of the window. Full batches go as
+   * many at a time as the window allows; of a kind, only one batch that is not full is in flight:
+   * under a steady load the next one collects what arrives meanwhile, instead of every call
+   * costing the Worker a request of its own.
    */
   #dispatch(room: number, now: number): number {
     const batching = !this.#pause;
@@ -198,17 +203,23 @@ export class Deliverer {
         started++;
       }
     }
-    for (const batch of open.values()) this.#start(batch);
+    for (const [kind, batch] of open) {
+      if (this.#partialInFlight.has(kind)) started--;
+      else this.#start(batch, kind);
+    }
     return started;
   }
 
-  #start(events: SpooledEvent[]): void {
+  /** `partial`: the kind of a batch sent before it was full. */
+  #start(events: SpooledEvent[], partial?: EventKind): void {
     const [first] = events as [SpooledEvent];
+    if (partial) this.#partialInFlight.add(partial);
     for (const event of events) this.#busyCalls.add(event.call_id);
     this.#inFlightEvents += events.length;
     const sentUnder = this.#pauses;
     const delivery = (events.length === 1 ? this.#deliver(first, sentUnder) : this.#deliverBatch(events, sentUnder)).finally(() => {
       this.#inFlight.delete(first.seq);
+      if (partial) this.#partialInFlight.delete(partial);
       for (const event of events) this.#busyCalls.delete(event.call_id);
       this.#inFlightEvents -= events.length;
       this.#wake?.();

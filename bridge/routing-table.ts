@@ -19,6 +19,9 @@ export interface RoutingState {
 
 export type Resolution = { outcome: 'unknown_did' } | { outcome: 'found'; did: string; route: Route };
 
+/** Called numbers whose E.164 form is remembered (a map cleared when full: simple, and bounded). */
+const NORMALIZED_MAX = 50_000;
+
 type RouteRow = {
   phone_number_id: string;
   did: string;
@@ -41,6 +44,7 @@ export class RoutingTable {
   readonly #writeState: StatementSync;
   #cached: RoutingState | undefined;
   #count: number;
+  readonly #normalized = new Map<string, string | null>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -127,8 +131,7 @@ export class RoutingTable {
 
   /** The dialled number as the Worker reads it, and its route if the table has one. */
   resolve(calledNumber: string): Resolution {
-    const country = this.#cached?.default_country;
-    const did = country ? normalizeDid(calledNumber, country) : null;
+    const did = this.normalize(calledNumber);
     if (!did) return { outcome: 'unknown_did' };
     const row = this.#byDid.get(did) as RouteRow | undefined;
     return row ? { outcome: 'found', did, route: toRoute(row) } : { outcome: 'unknown_did' };
@@ -137,7 +140,16 @@ export class RoutingTable {
   /** The dialled number in E.164 with the Worker's DEFAULT_COUNTRY; null when unknown or not a number. */
   normalize(calledNumber: string): string | null {
     const country = this.#cached?.default_country;
-    return country ? normalizeDid(calledNumber, country) : null;
+    if (!country) return null;
+    // Validating a number against the numbering plan is the dearest step of an answer, and a PBX
+    // sees the same few thousand DIDs again and again: remembered, per country, up to a bound.
+    const key = `${country} ${calledNumber}`;
+    const known = this.#normalized.get(key);
+    if (known !== undefined) return known;
+    const did = normalizeDid(calledNumber, country);
+    if (this.#normalized.size >= NORMALIZED_MAX) this.#normalized.clear();
+    this.#normalized.set(key, did);
+    return did;
   }
 
   #countRoutes(): number {

@@ -127,14 +127,24 @@ export class SpoolQueue {
   }
 
   delivered(seq: number): void {
-    this.#delete.run(seq);
+    this.deliveredAll([seq]);
   }
 
-  /** Several delivered events in one commit (one fsync, not one each). */
+  /**
+   * Several delivered events in one commit. Without an fsync of its own: a delete lost to a power
+   * cut only means the events are delivered again, which the Worker's idempotency absorbs, and
+   * the next durable commit (an enqueue, a second later at most) carries it to disk anyway.
+   * This keeps the fsyncs of a busy bridge to those of the calls' own writes.
+   */
   deliveredAll(seqs: number[]): void {
-    this.#transaction(() => {
-      for (const seq of seqs) this.#delete.run(seq);
-    });
+    this.#db.exec('pragma synchronous = normal');
+    try {
+      this.#transaction(() => {
+        for (const seq of seqs) this.#delete.run(seq);
+      });
+    } finally {
+      this.#db.exec('pragma synchronous = full');
+    }
   }
 
   retryAt(seq: number, when: number, error: string): void {
