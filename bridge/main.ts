@@ -63,8 +63,8 @@ for (const call of answered.since(Date.now() - Math.min(ROUTED_CALL_TTL_MS, ANSW
   });
 }
 
-// Kept a day for repeats; pruned hourly.
-setInterval(() => answered.prune(), 60 * 60 * 1000).unref();
+// Kept two hours for repeats and restarts; pruned every ten minutes.
+setInterval(() => answered.prune(), 10 * 60 * 1000).unref();
 
 const media = new MediaRelay({
   workerUrl: config.VCA_WORKER_URL,
