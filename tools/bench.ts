@@ -505,7 +505,10 @@ async function main() {
 
   if (ONLY.has('6')) {
     // 6. A sustained rate through the bridge, then how soon after the load stops every call is in
-    // Postgres with the id the bridge answered.
+    // Postgres with the id the bridge answered. autocannon spreads the rate over its connections,
+    // and a connection whose answer comes after its next slot falls behind for good: enough
+    // connections that each has 50 ms per call, so the rate offered is the rate asked.
+    const connections = Math.max(CONNECTIONS, Math.ceil(RATE / 20));
     await spoolDrained();
     const before = await statementCount(admin);
     const cpuBefore = cpuSnapshot(pids);
@@ -513,7 +516,7 @@ async function main() {
       bridgeUrl,
       bridgeRequests(RATE * RATE_DURATION + 5_000, 'sustained'),
       (body) => body.startsWith('status=success'),
-      { connections: CONNECTIONS, duration: RATE_DURATION, overallRate: RATE },
+      { connections, duration: RATE_DURATION, overallRate: RATE },
     );
     const stopped = performance.now();
     let recorded = 0;
@@ -535,7 +538,7 @@ async function main() {
       errors: result.errors + (result.completed - Math.min(recorded, result.completed)),
       statements_per_call: round2(statementsPerCall),
       cpu_ms_per_call: cpu,
-      note: `${recorded} of ${result.completed} in Postgres ${Math.round(recordedAfterMs)} ms after the load stopped`,
+      note: `${connections} connections; ${recorded} of ${result.completed} in Postgres ${Math.round(recordedAfterMs)} ms after the load stopped`,
     });
   }
 
@@ -607,8 +610,11 @@ function report(m: Metrics) {
     'zero errors on the inbound path': direct && bridge ? direct.errors === 0 && bridge.errors === 0 : null,
     'at most one statement per inbound call': statements.length > 0 ? statements.every((n) => n !== null && n <= 1) : null,
     'bridge adds ≤ 1 ms at p50': direct && bridge ? bridge.p50 - direct.p50 <= 1 : null,
-    [`sustained ${RATE} calls/s: every call in Postgres within ${RECORDED_WITHIN_MS / 1000} s, zero errors`]: sustained
-      ? sustained.errors === 0 && sustained.recorded >= sustained.completed && sustained.recordedAfterMs <= RECORDED_WITHIN_MS
+    [`sustained ${RATE} calls/s: held, every call in Postgres within ${RECORDED_WITHIN_MS / 1000} s, zero errors`]: sustained
+      ? sustained.perSecond >= 0.98 * RATE &&
+        sustained.errors === 0 &&
+        sustained.recorded >= sustained.completed &&
+        sustained.recordedAfterMs <= RECORDED_WITHIN_MS
       : null,
     'deep page p99 ≤ 1.5× first page p99': firstPage && deepPage ? deepPage.p99 <= 1.5 * firstPage.p99 : null,
     [`${m.drainEvents} call-ended events drained within 30 s`]: m.drainSeconds === undefined ? null : m.drainSeconds <= 30,
