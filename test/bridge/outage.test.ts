@@ -59,6 +59,9 @@ describe('a Worker outage with bridge crashes in the middle', () => {
       );
       expect(answers.every((answer) => answer.answer.get('status') === 'success')).toBe(true);
     }
+    // Routed from the bridge's table, the calls are recorded behind their answers: all of them
+    // before the outage, so that what crosses it is the 500 ends.
+    await waitFor('the calls recorded', async () => (await bridge.health()).spool.depth === 0);
 
     // The Worker goes away; the calls end; the bridge accepts every end and is killed twice on
     // the way, each time restarted over the same spool.

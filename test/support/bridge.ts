@@ -29,8 +29,9 @@ export interface RunningBridge {
   postForm(path: string, fields: Record<string, string>): Promise<{ status: number; text: string; answer: URLSearchParams }>;
   health(): Promise<BridgeHealth>;
   /**
-   * Resolves once the bridge's routing table has every route change the Worker has now: what a
-   * test waits for after changing a number through the API, before calling it through the bridge.
+   * Resolves once a sync has brought the bridge's routing table every route change the Worker has
+   * now: what a test waits for after changing a number through the API, before calling it
+   * through the bridge.
    */
   routesSynced(timeoutMs?: number): Promise<BridgeHealth>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -108,12 +109,15 @@ export async function startBridge(env: Record<string, string>): Promise<RunningB
       return (await response.json()) as BridgeHealth;
     },
     async routesSynced(timeoutMs = 10_000) {
+      const asked = Date.now();
       const version = await workerRoutingVersion(env.VCA_WORKER_URL as string);
+      // A sync that completed after the question, at the Worker's version or beyond.
       return waitFor(
         'the bridge’s routing table to catch up',
         async () => {
           const health = await bridge.health();
-          return (health.routes.version ?? -1) >= version ? health : undefined;
+          const fresh = health.routes.synced_at !== null && Date.parse(health.routes.synced_at) >= asked;
+          return fresh && (health.routes.version ?? -1) >= version ? health : undefined;
         },
         timeoutMs,
       );
