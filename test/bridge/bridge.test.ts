@@ -40,8 +40,11 @@ describe('the bridge between Asterisk and the Worker', () => {
     expect(inbound.answer.get('ai_profile_role')).toBe('support');
     const callRecordId = inbound.answer.get('call_record_id') as string;
 
-    const listed = await api('GET', `/api/tenants/${tenant.id}/calls`);
-    const call = listed.body.data.find((c: { id: string }) => c.id === callRecordId);
+    // Routed from the bridge's table: the call's record follows the answer by moments.
+    const call = await waitFor('the call recorded', async () => {
+      const listed = await api('GET', `/api/tenants/${tenant.id}/calls`);
+      return listed.body.data.find((c: { id: string }) => c.id === callRecordId);
+    });
     expect(call).toMatchObject({
       status: 'initiated',
       caller_number: hostileCaller,
