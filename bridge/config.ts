@@ -41,6 +41,19 @@ const schema = z
      * is hung up. Below the dialplan's Dial() timeout (3 s), so the bridge says why, not Dial.
      */
     BRIDGE_MEDIA_START_MS: milliseconds(2_500, 30_000),
+    /** How often the routing table asks the Worker for the routes changed since its version. */
+    BRIDGE_ROUTES_SYNC_MS: z.coerce.number().int().min(100).max(600_000).default(1_000),
+    /**
+     * A table not synced for longer is not trusted: /inbound asks the Worker as before it. Also
+     * how long a number deactivated while the Worker is unreachable keeps routing. 0: never
+     * answer from the table.
+     */
+    BRIDGE_ROUTES_MAX_AGE_S: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600)
+      .default(3_600),
   })
   .superRefine((settings, ctx) => {
     if (settings.BRIDGE_ALLOW_REMOTE !== '1' && !LOOPBACK.has(settings.BRIDGE_LISTEN.host)) {

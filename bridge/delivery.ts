@@ -9,8 +9,10 @@
 // goes at once, at full concurrency and in batches, and a restart starts with a clean slate.
 // An event the Worker fails on by itself (500) backs off alone and is set aside after
 // MAX_EVENT_ATTEMPTS; permanent refusals (400, 413) go to the dead letters at once. Either way the
-// rest flows on.
-import { CALL_ENDED_BATCH_MAX } from '../contract/ingest.ts';
+// rest flows on. Calls the bridge routed from its table (inbound-routed) always travel through
+// /inbound/batch, in batches like call-ended events; each one recorded is reported (onRecorded),
+// so that its media hand-off may go ahead.
+import { CALL_ENDED_BATCH_MAX, INBOUND_BATCH_MAX, type InboundBatchAnswer, type RoutedInboundAnswer } from '../contract/ingest.ts';
 import type { ForwardResult } from './forwarder.ts';
 import { log } from './log.ts';
 import type { EventKind, SpooledEvent, SpoolQueue } from './spool.ts';
@@ -30,14 +32,22 @@ export interface DeliveryOptions {
   idlePollMs?: number;
   /** After a Worker without the batch endpoint, how long to deliver one by one before asking again. */
   batchRecheckMs?: number;
+  /** A call the bridge routed from its table is recorded at the Worker (by its call record id). */
+  onRecorded?: (callRecordId: string) => void;
 }
 
-/** What delivery needs of the Forwarder. */
-/** What delivery needs of the Forwarder; it looks at outcomes, not at the answers' contents. */
+/**
+ * What delivery needs of the Forwarder. It looks at outcomes, not at the answers' contents, but
+ * for routed calls: their answers say which were recorded.
+ */
 export interface EventForwarder {
-  send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult>;
+  send(kind: 'inbound' | 'call-ended', payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult>;
   sendCallEndedBatch(payloads: string[], timeoutMs: number): Promise<ForwardResult | { outcome: 'unsupported' }>;
+  sendRoutedInbound(payloads: string[], timeoutMs: number): Promise<ForwardResult<InboundBatchAnswer>>;
 }
+
+/** The most events of each kind one request carries. */
+const BATCH_MAX: Partial<Record<EventKind, number>> = { 'call-ended': CALL_ENDED_BATCH_MAX, 'inbound-routed': INBOUND_BATCH_MAX };
 
 export interface DeliveryHealth {
   last_delivery_error: string | null;
@@ -69,6 +79,8 @@ export class Deliverer {
   #lastOkAt: number | null = null;
   #lastCompactAt = 0;
   #inFlightEvents = 0;
+  /** Kinds with a batch in flight that was not full: the next one waits for it, growing meanwhile. */
+  readonly #partialInFlight = new Set<EventKind>();
   #batchUnsupportedUntil = 0;
   /** The pause, while the Worker is not taking events; undefined while it is. */
   #pause: { since: number; until: number; probes: number; loggedAt: number; reason: string } | undefined;
@@ -86,6 +98,7 @@ export class Deliverer {
       probeIntervalMs: PROBE_INTERVAL_MS,
       idlePollMs: IDLE_POLL_MS,
       batchRecheckMs: BATCH_RECHECK_MS,
+      onRecorded: () => {},
       ...options,
     };
   }
@@ -147,52 +160,66 @@ export class Deliverer {
 
   /**
    * Starts up to `room` deliveries from the oldest events; returns how many. While the Worker is
-   * taking events, call-ended events ready at the same time travel together, up to CALL_ENDED_BATCH_MAX in
-   * one request (one connection and one statement at the Worker instead of one each): what makes
-   * a backlog drain fast after an outage. A batch takes one slot of the window.
+   * taking events, events of one kind ready at the same time travel together (call-ended up to
+   * CALL_ENDED_BATCH_MAX, routed calls up to INBOUND_BATCH_MAX in one request: one connection and
+   * one statement at the Worker instead of one each): what keeps up with a busy PBX and makes a
+   * backlog drain fast after an outage. A batch takes one slot of the window. Full batches go as
+   * many at a time as the window allows; of a kind, only one batch that is not full is in flight:
+   * under a steady load the next one collects what arrives meanwhile, instead of every call
+   * costing the Worker a request of its own.
    */
   #dispatch(room: number, now: number): number {
-    const batching = !this.#pause && now >= this.#batchUnsupportedUntil;
+    const batching = !this.#pause;
+    const callEndedBatches = batching && now >= this.#batchUnsupportedUntil;
     // The oldest events: past those in flight, enough to fill the window with batches.
     const candidates = this.#spool.oldest(
       this.#inFlightEvents + this.#options.concurrency * 8 + (batching ? room * CALL_ENDED_BATCH_MAX : 0),
     );
     const blocked = new Set(this.#busyCalls);
     let started = 0;
-    let batch: SpooledEvent[] | undefined;
+    const open = new Map<EventKind, SpooledEvent[]>();
     for (const event of candidates) {
-      if (started >= room && !batch) break;
+      if (started >= room && open.size === 0) break;
       if (blocked.has(event.call_id)) continue;
       // Whatever happens to this event, later events of the same call wait behind it.
       blocked.add(event.call_id);
       if (event.next_attempt_at > now) continue;
-      if (batching && event.kind === 'call-ended') {
+      const max = BATCH_MAX[event.kind];
+      if (max && batching && (event.kind !== 'call-ended' || callEndedBatches)) {
+        let batch = open.get(event.kind);
         if (!batch) {
           if (started >= room) continue;
           batch = [];
+          open.set(event.kind, batch);
           started++;
         }
         batch.push(event);
-        if (batch.length === CALL_ENDED_BATCH_MAX) {
+        if (batch.length === max) {
           this.#start(batch);
-          batch = undefined;
+          open.delete(event.kind);
         }
       } else if (started < room) {
         this.#start([event]);
         started++;
       }
     }
-    if (batch) this.#start(batch);
+    for (const [kind, batch] of open) {
+      if (this.#partialInFlight.has(kind)) started--;
+      else this.#start(batch, kind);
+    }
     return started;
   }
 
-  #start(events: SpooledEvent[]): void {
+  /** `partial`: the kind of a batch sent before it was full. */
+  #start(events: SpooledEvent[], partial?: EventKind): void {
     const [first] = events as [SpooledEvent];
+    if (partial) this.#partialInFlight.add(partial);
     for (const event of events) this.#busyCalls.add(event.call_id);
     this.#inFlightEvents += events.length;
     const sentUnder = this.#pauses;
     const delivery = (events.length === 1 ? this.#deliver(first, sentUnder) : this.#deliverBatch(events, sentUnder)).finally(() => {
       this.#inFlight.delete(first.seq);
+      if (partial) this.#partialInFlight.delete(partial);
       for (const event of events) this.#busyCalls.delete(event.call_id);
       this.#inFlightEvents -= events.length;
       this.#wake?.();
@@ -201,17 +228,20 @@ export class Deliverer {
   }
 
   async #deliverBatch(events: SpooledEvent[], sentUnder: number): Promise<void> {
+    const [first] = events as [SpooledEvent];
+    const payloads = events.map((event) => event.payload);
     let result: Awaited<ReturnType<EventForwarder['sendCallEndedBatch']>>;
     try {
-      result = await this.#forwarder.sendCallEndedBatch(
-        events.map((event) => event.payload),
-        this.#options.timeoutMs,
-      );
+      result =
+        first.kind === 'inbound-routed'
+          ? await this.#forwarder.sendRoutedInbound(payloads, this.#options.timeoutMs)
+          : await this.#forwarder.sendCallEndedBatch(payloads, this.#options.timeoutMs);
     } catch (error) {
       result = { outcome: 'retry', scope: 'worker', reason: error instanceof Error ? error.message : 'unknown error' };
     }
     if (result.outcome === 'answered') {
-      this.#spool.deliveredAll(events.map((event) => event.seq));
+      if (first.kind === 'inbound-routed') this.#recorded(events, (result.body as InboundBatchAnswer).results);
+      else this.#spool.deliveredAll(events.map((event) => event.seq));
       this.#delivered(events, sentUnder);
       return;
     }
@@ -235,16 +265,55 @@ export class Deliverer {
     }
   }
 
+  /**
+   * The Worker's answers to routed calls: each recorded one is delivered and reported; one it
+   * refused (its DID no longer belongs to the route the bridge used) is kept in dead_letters.
+   */
+  #recorded(events: SpooledEvent[], results: RoutedInboundAnswer[]): void {
+    const delivered: number[] = [];
+    events.forEach((event, index) => {
+      const result = results[index];
+      const call = JSON.parse(event.payload) as { call_record_id: string; call_id: string };
+      if (result?.status === 'success') {
+        delivered.push(event.seq);
+        if (result.call_record_id !== call.call_record_id) {
+          // Recorded before under another id (by the Worker's own path): Asterisk has ours.
+          log.warn('[INBOUND CALL] the Worker had recorded this call under another id', {
+            call_id: call.call_id,
+            call_record_id: call.call_record_id,
+            recorded_as: result.call_record_id,
+          });
+        }
+        this.#options.onRecorded(call.call_record_id);
+        return;
+      }
+      const reason = `the Worker refused the routed call: ${result?.code ?? 'no answer'}`;
+      this.#spool.deadLetter(event.seq, reason);
+      this.#lastError = reason;
+      log.error('[INBOUND CALL] routed call refused by the Worker; kept in dead_letters', {
+        seq: event.seq,
+        call_id: call.call_id,
+        call_record_id: call.call_record_id,
+        reason,
+      });
+    });
+    this.#spool.deliveredAll(delivered);
+  }
+
   /** False when the Worker is not taking events (delivery is now paused). */
   async #deliver(event: SpooledEvent, sentUnder: number): Promise<boolean> {
     let result: ForwardResult;
     try {
-      result = await this.#forwarder.send(event.kind, event.payload, event.webhook_id, this.#options.timeoutMs);
+      result =
+        event.kind === 'inbound-routed'
+          ? await this.#forwarder.sendRoutedInbound([event.payload], this.#options.timeoutMs)
+          : await this.#forwarder.send(event.kind, event.payload, event.webhook_id, this.#options.timeoutMs);
     } catch (error) {
       result = { outcome: 'retry', scope: 'worker', reason: error instanceof Error ? error.message : 'unknown error' };
     }
     if (result.outcome === 'answered') {
-      this.#spool.delivered(event.seq);
+      if (event.kind === 'inbound-routed') this.#recorded([event], (result.body as InboundBatchAnswer).results);
+      else this.#spool.delivered(event.seq);
       this.#delivered([event], sentUnder);
     } else if (result.outcome === 'reject') {
       this.#spool.deadLetter(event.seq, result.reason);

@@ -3,7 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import type { z } from 'zod';
-import { CallEndedAnswer, CallEndedBatchAnswer, InboundCallAnswer } from '../contract/ingest.ts';
+import {
+  CallEndedAnswer,
+  CallEndedBatchAnswer,
+  InboundBatchAnswer,
+  InboundCallAnswer,
+  ROUTES_PAGE_MAX,
+  RoutesPage,
+} from '../contract/ingest.ts';
 import { webhookHeaders } from '../contract/signing.ts';
 import type { EventKind } from './spool.ts';
 
@@ -22,8 +29,10 @@ export type ForwardResult<Answer = unknown> =
 const ROUTES = {
   inbound: { path: '/internal/telephony/inbound', answer: InboundCallAnswer },
   'call-ended': { path: '/internal/telephony/call-ended', answer: CallEndedAnswer },
-} as const satisfies Record<EventKind, { path: string; answer: z.ZodType }>;
+} as const satisfies Record<Exclude<EventKind, 'inbound-routed'>, { path: string; answer: z.ZodType }>;
 const BATCH_PATH = '/internal/telephony/call-ended/batch';
+const INBOUND_BATCH_PATH = '/internal/telephony/inbound/batch';
+const ROUTES_PATH = '/internal/telephony/routes';
 
 export class Forwarder {
   readonly #pool: Pool;
@@ -37,15 +46,39 @@ export class Forwarder {
   }
 
   send(kind: 'inbound', payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult<InboundCallAnswer>>;
-  send(kind: EventKind, payload: string, webhookId: string, timeoutMs: number): Promise<ForwardResult<InboundCallAnswer | CallEndedAnswer>>;
   send(
-    kind: EventKind,
+    kind: 'inbound' | 'call-ended',
+    payload: string,
+    webhookId: string,
+    timeoutMs: number,
+  ): Promise<ForwardResult<InboundCallAnswer | CallEndedAnswer>>;
+  send(
+    kind: 'inbound' | 'call-ended',
     payload: string,
     webhookId: string,
     timeoutMs: number,
   ): Promise<ForwardResult<InboundCallAnswer | CallEndedAnswer>> {
     const route = ROUTES[kind];
-    return this.#post<InboundCallAnswer | CallEndedAnswer>(route.path, route.answer, payload, webhookId, timeoutMs);
+    return this.#request<InboundCallAnswer | CallEndedAnswer>('POST', route.path, route.answer, payload, webhookId, timeoutMs);
+  }
+
+  /**
+   * Calls the bridge routed from its table (spooled JSON payloads), recorded in one request.
+   * Answered: `body.results` holds one answer per call, in order.
+   */
+  async sendRoutedInbound(payloads: string[], timeoutMs: number): Promise<ForwardResult<InboundBatchAnswer>> {
+    const body = `{"events":[${payloads.join(',')}]}`;
+    const result = await this.#request('POST', INBOUND_BATCH_PATH, InboundBatchAnswer, body, `msg_batch_${randomUUID()}`, timeoutMs);
+    if (result.outcome === 'answered' && result.body.results.length !== payloads.length) {
+      return { outcome: 'retry', scope: 'worker', reason: 'the Worker answered the batch without one result per event' };
+    }
+    return result;
+  }
+
+  /** One page of the routes changed after `after` (GET, signed over its empty body). */
+  fetchRoutes(after: number, timeoutMs: number, limit = ROUTES_PAGE_MAX): Promise<ForwardResult<RoutesPage>> {
+    const path = `${ROUTES_PATH}?after=${after}&limit=${limit}`;
+    return this.#request('GET', path, RoutesPage, '', `msg_routes_${randomUUID()}`, timeoutMs);
   }
 
   /**
@@ -58,7 +91,7 @@ export class Forwarder {
     timeoutMs: number,
   ): Promise<ForwardResult<CallEndedBatchAnswer> | { outcome: 'unsupported' }> {
     const body = `{"events":[${payloads.join(',')}]}`;
-    const result = await this.#post(BATCH_PATH, CallEndedBatchAnswer, body, `msg_batch_${randomUUID()}`, timeoutMs);
+    const result = await this.#request('POST', BATCH_PATH, CallEndedBatchAnswer, body, `msg_batch_${randomUUID()}`, timeoutMs);
     if (result.outcome === 'retry' && result.status === 404) return { outcome: 'unsupported' };
     if (result.outcome === 'answered' && result.body.results.length !== payloads.length) {
       return { outcome: 'retry', scope: 'worker', reason: 'the Worker answered the batch without one result per event' };
@@ -66,7 +99,8 @@ export class Forwarder {
     return result;
   }
 
-  async #post<Answer>(
+  async #request<Answer>(
+    method: 'GET' | 'POST',
     path: string,
     schema: z.ZodType<Answer>,
     payload: string,
@@ -77,9 +111,9 @@ export class Forwarder {
       const headers = await webhookHeaders(this.#secret, payload, webhookId);
       const response = await this.#pool.request({
         path: this.#basePath + path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: payload,
+        method,
+        headers: method === 'POST' ? { 'content-type': 'application/json', ...headers } : { ...headers },
+        body: method === 'POST' ? payload : undefined,
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await response.body.text();

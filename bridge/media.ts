@@ -166,6 +166,8 @@ class MediaSession {
   #mediaStart: Buffer | undefined;
   #worker: WebSocket | undefined;
   #wasLive = false;
+  /** Waiting for the Worker to have the call's record (a call routed from the table). */
+  #awaitingRecord = false;
 
   #early: Item[] = [];
   #xoff = false;
@@ -189,7 +191,10 @@ class MediaSession {
     this.#asterisk = asterisk;
     this.#context = context;
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
-    this.#deadline = setTimeout(() => this.#end('start_timeout'), context.options.startMs);
+    this.#deadline = setTimeout(
+      () => this.#end('start_timeout', this.#awaitingRecord ? 'the Worker has no record of the call yet' : undefined),
+      context.options.startMs,
+    );
     asterisk.on('message', (data, binary) => this.#fromAsterisk(toBuffer(data), binary));
     asterisk.on('error', () => {}); // 'close' follows
     asterisk.on('close', () => {
@@ -278,6 +283,14 @@ class MediaSession {
   // ---- the Worker's socket
 
   async #connect(route: CallRoute): Promise<void> {
+    // A call routed from the table is answered before the Worker has its record, and the session
+    // loads that record: its spooled record goes first (within milliseconds while the Worker is
+    // up). The start deadline covers the wait.
+    this.#awaitingRecord = true;
+    const recorded = await this.#context.options.routes.whenRecorded(route.call_record_id, this.#context.options.startMs);
+    this.#awaitingRecord = false;
+    if (this.#phase !== 'connecting') return;
+    if (!recorded) return this.#end('start_timeout', 'the Worker has no record of the call yet');
     const target = asteriskMediaTarget({ call_record_id: route.call_record_id, tenant_id: route.tenant_id });
     let headers: Record<string, string>;
     try {

@@ -1,16 +1,21 @@
 // The HTTP face the dialplan talks to (loopback only by default). Answers are in CURL
-// "hashcompat" form, `key=value&…`, which the dialplan reads with HASH(). The same port takes
-// chan_websocket's media upgrade on /media (media.ts), for the calls /inbound routed.
+// "hashcompat" form, `key=value&…`, which the dialplan reads with HASH(). /inbound is answered
+// from the routing table (router.ts) while it can be trusted, and by asking the Worker otherwise.
+// The same port takes chan_websocket's media upgrade on /media (media.ts), for the calls /inbound routed.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { maskPhoneNumber } from '../contract/ingest.ts';
+import { type InboundCallPayload, maskPhoneNumber } from '../contract/ingest.ts';
+import type { AnsweredCall } from './answered-calls.ts';
 import { parseCallEnded, parseInbound } from './asterisk.ts';
 import type { BridgeConfig } from './config.ts';
 import type { Deliverer } from './delivery.ts';
 import type { Forwarder } from './forwarder.ts';
+import type { GroupCommit } from './group-commit.ts';
 import { log } from './log.ts';
 import type { MediaRelay } from './media.ts';
+import type { RouteSync } from './route-sync.ts';
 import type { RoutedCalls } from './routed-calls.ts';
+import type { Router } from './router.ts';
 import type { SpoolQueue } from './spool.ts';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -25,6 +30,9 @@ interface Parts {
   deliverer: Deliverer;
   routes: RoutedCalls;
   media: MediaRelay;
+  router: Router;
+  routeSync: RouteSync;
+  writes: GroupCommit;
 }
 
 class BadRequest extends Error {
@@ -40,7 +48,7 @@ export function createBridgeServer(parts: Parts): Server {
     try {
       const route = `${request.method} ${new URL(request.url ?? '/', 'http://bridge').pathname}`;
       if (route === 'POST /inbound') return await inbound(parts, await readFields(request), response);
-      if (route === 'POST /call-ended') return callEnded(parts, await readFields(request), response);
+      if (route === 'POST /call-ended') return await callEnded(parts, await readFields(request), response);
       if (route === 'GET /healthz') return healthz(parts, response);
       return answer(response, 404, { status: 'error', code: 'not_found' });
     } catch (error) {
@@ -61,17 +69,64 @@ export function createBridgeServer(parts: Parts): Server {
   return server;
 }
 
-async function inbound({ config, spool, forwarder, deliverer, routes }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
+async function inbound(parts: Parts, fields: Record<string, unknown>, response: ServerResponse) {
   const parsed = parseInbound(fields);
   if (!parsed.success) throw new BadRequest(400, describeIssues(parsed.error.issues, fields));
-  const payload = JSON.stringify(parsed.data);
-  const webhookId = `msg_${randomUUID()}`;
+  const call = parsed.data;
   const started = Date.now();
+  const context = () => ({ call_id: call.call_id, caller_number: maskPhoneNumber(call.caller_number), elapsed_ms: Date.now() - started });
+
+  let fromTable: Awaited<ReturnType<Router['route']>> = null;
+  try {
+    fromTable = await parts.router.route(call);
+  } catch (error) {
+    // The answer could not be made durable (a disk error): the Worker records the call instead.
+    log.error('[INBOUND CALL] cannot write to the spool; asking the Worker', { ...context(), error: errorText(error) });
+  }
+  if (fromTable?.status === 'success') {
+    const { call: answered, replay } = fromTable;
+    log.info('[INBOUND CALL] routed', {
+      ...context(),
+      source: 'table',
+      replay,
+      call_record_id: answered.call_record_id,
+      tenant_id: answered.tenant_id,
+    });
+    return answerRouted(response, answered);
+  }
+  if (fromTable) {
+    log.info('[INBOUND CALL] refused', { ...context(), source: 'table', code: fromTable.code, tenant_id: fromTable.tenant_id });
+    return answer(response, 200, { status: 'error', code: fromTable.code });
+  }
+  return inboundFromWorker(parts, call, response, started);
+}
+
+/** The synchronous path, as before the routing table: the Worker routes and records the call while the caller waits. */
+async function inboundFromWorker(
+  { config, spool, forwarder, deliverer, routes, router }: Parts,
+  call: InboundCallPayload,
+  response: ServerResponse,
+  started: number,
+) {
+  const prior = router.priorAnswer(call);
+  if (prior) {
+    log.info('[INBOUND CALL] routed', {
+      call_id: call.call_id,
+      source: 'answered',
+      replay: true,
+      call_record_id: prior.call_record_id,
+      tenant_id: prior.tenant_id,
+    });
+    return answerRouted(response, prior);
+  }
+  const payload = JSON.stringify(call);
+  const webhookId = `msg_${randomUUID()}`;
   const result = await forwarder.send('inbound', payload, webhookId, config.BRIDGE_INBOUND_DEADLINE_MS);
   const context = {
-    call_id: parsed.data.call_id,
-    caller_number: maskPhoneNumber(parsed.data.caller_number),
+    call_id: call.call_id,
+    caller_number: maskPhoneNumber(call.caller_number),
     elapsed_ms: Date.now() - started,
+    source: 'worker',
   };
 
   // The forwarder took only an answer the contract's schema accepts; anything else is no answer.
@@ -80,15 +135,14 @@ async function inbound({ config, spool, forwarder, deliverer, routes }: Parts, f
     const body = result.body;
     if (body.status === 'success') {
       // Only a call routed here may hand its audio over (media.ts), and only to this tenant.
-      routes.remember({ call_record_id: body.call_record_id, tenant_id: body.tenant_id, call_id: parsed.data.call_id });
+      routes.remember({ call_record_id: body.call_record_id, tenant_id: body.tenant_id, call_id: call.call_id });
+      // So that the same call asked again from the table gets the same id. Not waited for: the
+      // Worker has the record already, this is only the bridge's memory of it.
+      const answered = router.rememberWorkerAnswer(call, body, (error) =>
+        log.error('[INBOUND CALL] cannot remember the answer', { call_id: call.call_id, error: errorText(error) }),
+      );
       log.info('[INBOUND CALL] routed', { ...context, call_record_id: body.call_record_id, tenant_id: body.tenant_id });
-      return answer(response, 200, {
-        status: 'success',
-        call_record_id: body.call_record_id,
-        tenant_id: body.tenant_id,
-        ai_profile_id: body.ai_profile?.id ?? '',
-        ai_profile_role: body.ai_profile?.role ?? '',
-      });
+      return answerRouted(response, answered);
     }
     log.info('[INBOUND CALL] refused', { ...context, code: body.code });
     return answer(response, 200, { status: 'error', code: body.code });
@@ -101,13 +155,13 @@ async function inbound({ config, spool, forwarder, deliverer, routes }: Parts, f
   // The caller cannot wait longer: Asterisk rejects the call (cause 41), and the Worker hears of
   // it later — the call and, right behind it, its end as a failed call — so no record is lost.
   spool.enqueueAll([
-    { kind: 'inbound', callId: parsed.data.call_id, payload, webhookId },
+    { kind: 'inbound', callId: call.call_id, payload, webhookId },
     {
       kind: 'call-ended',
-      callId: parsed.data.call_id,
+      callId: call.call_id,
       payload: JSON.stringify({
-        call_id: parsed.data.call_id,
-        called_number: parsed.data.called_number,
+        call_id: call.call_id,
+        called_number: call.called_number,
         ended_at: Math.floor(Date.now() / 1000),
         duration_seconds: 0,
         hangup_cause: DEFERRED_HANGUP_CAUSE,
@@ -120,34 +174,53 @@ async function inbound({ config, spool, forwarder, deliverer, routes }: Parts, f
   return answer(response, 200, { status: 'deferred' });
 }
 
-function callEnded({ spool, deliverer }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
+async function callEnded({ spool, deliverer, writes }: Parts, fields: Record<string, unknown>, response: ServerResponse) {
   const parsed = parseCallEnded(fields);
   if (!parsed.success) throw new BadRequest(400, describeIssues(parsed.error.issues, fields));
-  spool.enqueue('call-ended', parsed.data.call_id, JSON.stringify(parsed.data), `msg_${randomUUID()}`);
+  const event = parsed.data;
+  // Durable before the 202, in the same commits as the other requests of the moment.
+  await writes.add(() => spool.enqueue('call-ended', event.call_id, JSON.stringify(event), `msg_${randomUUID()}`));
   deliverer.notify();
   log.info('[CALL ENDED] queued', {
-    call_id: parsed.data.call_id,
+    call_id: event.call_id,
     duration_seconds: parsed.data.duration_seconds,
     hangup_cause: parsed.data.hangup_cause,
   });
   return answer(response, 202, { status: 'queued' });
 }
 
-function healthz({ spool, deliverer, media }: Parts, response: ServerResponse) {
+function healthz({ spool, deliverer, media, routeSync }: Parts, response: ServerResponse) {
   const stats = spool.stats();
   const delivery = deliverer.health();
+  const routes = routeSync.health();
   const body = {
-    status: stats.depth > 0 && delivery.last_delivery_error ? 'degraded' : 'ok',
+    status: (stats.depth > 0 && delivery.last_delivery_error) || routes.last_error ? 'degraded' : 'ok',
     spool: {
       depth: stats.depth,
       oldest_pending_age_seconds: stats.oldest_received_at === null ? null : Math.floor((Date.now() - stats.oldest_received_at) / 1000),
       dead_letters: stats.dead_letters,
     },
     ...delivery,
+    routes,
     media: media.health(),
   };
   response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   response.end(JSON.stringify(body));
+}
+
+/** A routed call, as the dialplan reads it. */
+function answerRouted(response: ServerResponse, call: AnsweredCall) {
+  return answer(response, 200, {
+    status: 'success',
+    call_record_id: call.call_record_id,
+    tenant_id: call.tenant_id,
+    ai_profile_id: call.ai_profile_id ?? '',
+    ai_profile_role: call.ai_profile_role ?? '',
+  });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message.slice(0, 200) : 'unknown error';
 }
 
 function answer(response: ServerResponse, status: number, fields: Record<string, string>) {

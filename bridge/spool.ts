@@ -1,11 +1,16 @@
-// The durable queue of events for the Worker, in SQLite (node:sqlite): WAL with synchronous=FULL,
-// so an enqueue that returned survives kill -9 and power loss. One table of pending events in
-// arrival order; delivered rows are deleted, undeliverable ones move to dead_letters.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+// The durable queue of events for the Worker, in the bridge's SQLite file (database.ts): an
+// enqueue that returned survives kill -9 and power loss. One table of pending events in arrival
+// order; delivered rows are deleted, undeliverable ones move to dead_letters.
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { transaction } from './database.ts';
 
-export type EventKind = 'inbound' | 'call-ended';
+/**
+ * `inbound`: a call the Worker is to route and record (the synchronous path, deferred).
+ * `inbound-routed`: a call the bridge routed from its table, to be recorded with its id.
+ * `call-ended`: a call's end.
+ */
+export type EventKind = 'inbound' | 'inbound-routed' | 'call-ended';
+const KINDS = "('inbound', 'inbound-routed', 'call-ended')";
 
 export interface SpooledEvent {
   seq: number;
@@ -38,17 +43,13 @@ export class SpoolQueue {
   readonly #expedite: StatementSync;
   readonly #stats: StatementSync;
 
-  constructor(dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.#db = new DatabaseSync(join(dir, 'spool.sqlite'));
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#allowRoutedInbound();
     this.#db.exec(`
-      pragma auto_vacuum = incremental;
-      pragma journal_mode = wal;
-      pragma synchronous = full;
-      pragma busy_timeout = 5000;
       create table if not exists pending (
         seq integer primary key autoincrement,
-        kind text not null check (kind in ('inbound', 'call-ended')),
+        kind text not null check (kind in ${KINDS}),
         call_id text not null,
         payload text not null,
         webhook_id text not null,
@@ -113,20 +114,37 @@ export class SpoolQueue {
     return this.#oldest.all(limit) as unknown as SpooledEvent[];
   }
 
+  /** The calls with a pending event of this kind. */
+  pendingCallIds(kind: EventKind): string[] {
+    return (this.#db.prepare('select distinct call_id from pending where kind = ?').all(kind) as { call_id: string }[]).map(
+      (row) => row.call_id,
+    );
+  }
+
   /** When the soonest pending event may be tried, or null when nothing is pending. */
   nextAttemptAt(): number | null {
     return (this.#nextAttempt.get() as { at: number | null }).at;
   }
 
   delivered(seq: number): void {
-    this.#delete.run(seq);
+    this.deliveredAll([seq]);
   }
 
-  /** Several delivered events in one commit (one fsync, not one each). */
+  /**
+   * Several delivered events in one commit. Without an fsync of its own: a delete lost to a power
+   * cut only means the events are delivered again, which the Worker's idempotency absorbs, and
+   * the next durable commit (an enqueue, a second later at most) carries it to disk anyway.
+   * This keeps the fsyncs of a busy bridge to those of the calls' own writes.
+   */
   deliveredAll(seqs: number[]): void {
-    this.#transaction(() => {
-      for (const seq of seqs) this.#delete.run(seq);
-    });
+    this.#db.exec('pragma synchronous = normal');
+    try {
+      this.#transaction(() => {
+        for (const seq of seqs) this.#delete.run(seq);
+      });
+    } finally {
+      this.#db.exec('pragma synchronous = full');
+    }
   }
 
   retryAt(seq: number, when: number, error: string): void {
@@ -155,18 +173,43 @@ export class SpoolQueue {
     this.#db.exec('pragma incremental_vacuum; pragma wal_checkpoint(truncate);');
   }
 
-  close(): void {
-    this.#db.close();
+  #transaction(work: () => void) {
+    transaction(this.#db, work);
   }
 
-  #transaction(work: () => void) {
-    this.#db.exec('begin immediate');
-    try {
-      work();
-      this.#db.exec('commit');
-    } catch (error) {
-      this.#db.exec('rollback');
-      throw error;
-    }
+  /**
+   * A spool written by a bridge before routing at the PBX allows only two kinds of event in its
+   * CHECK, which SQLite cannot alter: the table is rebuilt with its rows, keeping the sequence
+   * (dead letters keep their seq, which a reused one would collide with).
+   */
+  #allowRoutedInbound(): void {
+    const table = this.#db.prepare(`select sql from sqlite_master where type = 'table' and name = 'pending'`).get() as
+      | { sql: string }
+      | undefined;
+    if (!table || table.sql.includes("'inbound-routed'")) return;
+    this.#transaction(() => {
+      this.#db.exec(`
+        alter table pending rename to pending_before_routing;
+        create table pending (
+          seq integer primary key autoincrement,
+          kind text not null check (kind in ${KINDS}),
+          call_id text not null,
+          payload text not null,
+          webhook_id text not null,
+          received_at integer not null,
+          attempts integer not null default 0,
+          next_attempt_at integer not null default 0,
+          last_error text
+        );
+        insert into pending (seq, kind, call_id, payload, webhook_id, received_at, attempts, next_attempt_at, last_error)
+          select seq, kind, call_id, payload, webhook_id, received_at, attempts, next_attempt_at, last_error from pending_before_routing;
+        delete from sqlite_sequence where name = 'pending';
+        insert into sqlite_sequence (name, seq) select 'pending', max(
+          coalesce((select seq from sqlite_sequence where name = 'pending_before_routing'), 0),
+          coalesce((select max(seq) from pending), 0),
+          coalesce((select max(seq) from dead_letters), 0));
+        drop table pending_before_routing;
+      `);
+    });
   }
 }

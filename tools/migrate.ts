@@ -7,16 +7,17 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { isMain } from './is-main.ts';
 
-const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
+export const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
 
-export async function migrateDatabase(url: string): Promise<void> {
+/** Applies the migrations of `folder` (the committed ones unless a test says otherwise). */
+export async function migrateDatabase(url: string, folder = MIGRATIONS): Promise<void> {
   // One client, not a pool: Client.end() resolves once the connection is closed, while a pool's
   // end() may resolve with a client still closing — a server stopped right after (the migrations
   // test stops its cluster) then fails that client with an unhandled "terminating connection".
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS });
+    await migrate(drizzle({ client }), { migrationsFolder: folder });
   } finally {
     await client.end();
   }

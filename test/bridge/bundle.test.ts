@@ -9,7 +9,7 @@ import { freePort } from '../../tools/free-port.ts';
 import { createPhoneNumber, createTenant } from '../support/api.ts';
 import { uriEncode } from '../support/asterisk-dialplan.ts';
 import { dialWebSocket } from '../support/asterisk-media.ts';
-import { bridgeEnv, waitFor } from '../support/bridge.ts';
+import { bridgeEnv, waitFor, workerRoutingVersion } from '../support/bridge.ts';
 
 describe('the bundled bridge', () => {
   it('runs from a folder with nothing else in it, routes a call and takes media connections', async () => {
@@ -40,6 +40,12 @@ describe('the bundled bridge', () => {
           ),
         15_000,
       );
+      // The routing table has the new number.
+      const version = await workerRoutingVersion(inject('workerUrl'));
+      await waitFor('the routing table', async () => {
+        const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { routes: { version: number | null } };
+        return (health.routes.version ?? -1) >= version;
+      });
       const response = await fetch(`http://127.0.0.1:${port}/inbound`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

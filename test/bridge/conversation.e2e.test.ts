@@ -37,6 +37,7 @@ async function routeCall(profile: Record<string, unknown> = {}): Promise<Route> 
     ...profile,
     system_prompt: `${String(profile.system_prompt ?? 'You are a receptionist.')}\n${tag}`,
   });
+  await bridge.routesSynced();
   const callId = `${Date.now()}.${Math.floor(Math.random() * 1e6)}`;
   const inbound = await bridge.postForm('/inbound', {
     caller_number: '+14155550100',

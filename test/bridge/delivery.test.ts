@@ -33,6 +33,7 @@ describe('events the Worker refuses for good', () => {
     spool.close();
 
     bridge = await startBridge(env);
+    await bridge.routesSynced();
     const callId = `after-legacy.${Date.now()}`;
     const inbound = await bridge.postForm('/inbound', {
       caller_number: '+14155550100',
@@ -74,6 +75,7 @@ describe('a batch the Worker refuses', () => {
     await createAiProfile(tenant.id, { is_default: true });
     const env = bridgeEnv(inject('workerUrl'));
     bridge = await startBridge(env);
+    await bridge.routesSynced();
     const callIds = [0, 1, 2].map((i) => `batched.${Date.now()}.${i}`);
     for (const callId of callIds) {
       const inbound = await bridge.postForm('/inbound', { called_number: number.did_number, call_id: callId, timestamp: '1790000000' });
@@ -123,6 +125,7 @@ describe('an event the Worker fails on (500)', () => {
     const tenant = await createTenant();
     const number = await createPhoneNumber(tenant.id);
     bridge = await startBridge(bridgeEnv(inject('workerUrl'), { BRIDGE_RETRY_BASE_MS: '20', BRIDGE_RETRY_MAX_MS: '50' }));
+    await bridge.routesSynced();
     const fine = `fine.${Date.now()}`;
     for (const callId of [poison, fine]) {
       const inbound = await bridge.postForm('/inbound', { called_number: number.did_number, call_id: callId, timestamp: '1790000000' });

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openBridgeDatabase } from '../../bridge/database.ts';
 import { Deliverer, type DeliveryOptions, type EventForwarder, MAX_EVENT_ATTEMPTS, PROBE_INTERVAL_MS } from '../../bridge/delivery.ts';
 import type { ForwardResult } from '../../bridge/forwarder.ts';
 import { log } from '../../bridge/log.ts';
 import { type EventKind, SpoolQueue } from '../../bridge/spool.ts';
-import { CALL_ENDED_BATCH_MAX as BATCH_MAX } from '../../contract/ingest.ts';
+import { CALL_ENDED_BATCH_MAX as BATCH_MAX, type InboundBatchAnswer } from '../../contract/ingest.ts';
 
 type Answer = ForwardResult | { outcome: 'unsupported' };
 
@@ -60,6 +61,16 @@ class ScriptedWorker implements EventForwarder {
     return answer;
   }
 
+  async sendRoutedInbound(payloads: string[]): Promise<ForwardResult<InboundBatchAnswer>> {
+    const events = payloads.map((payload) => ({ kind: 'inbound-routed' as const, ...JSON.parse(payload) }));
+    const answer = await this.#handle(payloads.length > 1, events);
+    if (answer.outcome !== 'answered') return answer as ForwardResult<InboundBatchAnswer>;
+    return {
+      outcome: 'answered',
+      body: { results: events.map((event) => ({ status: 'success', call_record_id: event.call_record_id, replayed: false })) },
+    };
+  }
+
   sendCallEndedBatch(payloads: string[]): Promise<Answer> {
     return this.#handle(
       true,
@@ -96,6 +107,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 let spool: SpoolQueue;
+let database: DatabaseSync;
 let spoolDir: string;
 let worker: ScriptedWorker;
 let deliverers: Deliverer[];
@@ -144,7 +156,8 @@ beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
   for (const level of ['info', 'warn', 'error'] as const) vi.spyOn(log, level).mockImplementation(() => {});
   spoolDir = mkdtempSync(join(tmpdir(), 'vca-delivery-unit-'));
-  spool = new SpoolQueue(spoolDir);
+  database = openBridgeDatabase(spoolDir);
+  spool = new SpoolQueue(database);
   worker = new ScriptedWorker();
   deliverers = [];
   labels = 0;
@@ -152,7 +165,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const running of deliverers) await stop(running);
-  spool.close();
+  database.close();
   vi.useRealTimers();
   vi.restoreAllMocks();
 });

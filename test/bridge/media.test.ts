@@ -179,6 +179,7 @@ describe('the media relay between Asterisk and the Worker', () => {
     const tenant = await createTenant();
     did = (await createPhoneNumber(tenant.id)).did_number;
     otherTenant = await createTenant();
+    await bridge.routesSynced();
   });
   beforeEach(() => {
     worker.state.answer = { accept: true };
@@ -461,6 +462,7 @@ describe('the media relay between Asterisk and the Worker', () => {
     it('takes no new calls, lets live ones end within the grace, then hangs up the rest and exits', async () => {
       const stopping = await startBridge(bridgeEnv(worker.url, { BRIDGE_SHUTDOWN_GRACE_MS: '1500' }));
       try {
+        await stopping.routesSynced();
         const [early, late] = [await routeCall(stopping), await routeCall(stopping)];
         const earlyCall = await dial(early, {}, stopping);
         const lateCall = await dial(late, {}, stopping);

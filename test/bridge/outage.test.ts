@@ -42,6 +42,7 @@ describe('a Worker outage with bridge crashes in the middle', () => {
     const env = bridgeEnv(`http://127.0.0.1:${port}`, { BRIDGE_RETRY_BASE_MS: '500', BRIDGE_RETRY_MAX_MS: '60000' });
     let bridge = await startBridge(env);
     bridges.push(bridge);
+    await bridge.routesSynced();
 
     // 500 calls come in while everything is up.
     const callIds = Array.from({ length: CALLS }, (_, i) => `outage.${Date.now()}.${i}`);
@@ -58,6 +59,9 @@ describe('a Worker outage with bridge crashes in the middle', () => {
       );
       expect(answers.every((answer) => answer.answer.get('status') === 'success')).toBe(true);
     }
+    // Routed from the bridge's table, the calls are recorded behind their answers: all of them
+    // before the outage, so that what crosses it is the 500 ends.
+    await waitFor('the calls recorded', async () => (await bridge.health()).spool.depth === 0);
 
     // The Worker goes away; the calls end; the bridge accepts every end and is killed twice on
     // the way, each time restarted over the same spool.

@@ -44,4 +44,24 @@ describe('RoutedCalls', () => {
     given.tenant_id = 'someone-else';
     expect(routes.find('record-1')?.tenant_id).toBe('tenant-1');
   });
+
+  it('lets a media hand-off wait until the Worker has the record of a call routed from the table', async () => {
+    const routes = new RoutedCalls();
+    routes.remember(route(1), Date.now(), { recorded: false });
+    routes.remember(route(2));
+    expect(await routes.whenRecorded('record-2', 1_000)).toBe(true);
+    const waiting = routes.whenRecorded('record-1', 5_000);
+    routes.recorded('record-1');
+    expect(await waiting).toBe(true);
+    // Routed again (a repeated /inbound) it stays recorded.
+    routes.remember(route(1), Date.now(), { recorded: false });
+    expect(await routes.whenRecorded('record-1', 1)).toBe(true);
+  });
+
+  it('gives up waiting after the timeout, and does not wait for a call it never routed', async () => {
+    const routes = new RoutedCalls();
+    routes.remember(route(1), Date.now(), { recorded: false });
+    expect(await routes.whenRecorded('record-1', 20)).toBe(false);
+    expect(await routes.whenRecorded('record-9', 1_000)).toBe(false);
+  });
 });

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { webhookHeaders } from '../../contract/signing.ts';
 import { freePort } from '../../tools/free-port.ts';
 import { uriEncode } from './asterisk-dialplan.ts';
 import { SIGNING_SECRETS } from './constants.ts';
@@ -15,6 +16,7 @@ export interface BridgeHealth {
   spool: { depth: number; oldest_pending_age_seconds: number | null; dead_letters: number };
   last_delivery_error: string | null;
   worker_last_ok_at: string | null;
+  routes: { count: number; version: number | null; synced_at: string | null; age_seconds: number | null; last_error: string | null };
   media: { active: number; total: number; refused: number; last_error: string | null };
 }
 
@@ -26,7 +28,23 @@ export interface RunningBridge {
   /** POST form fields exactly as Asterisk's CURL() does: each value URIENCODE'd, joined with &. */
   postForm(path: string, fields: Record<string, string>): Promise<{ status: number; text: string; answer: URLSearchParams }>;
   health(): Promise<BridgeHealth>;
+  /**
+   * Resolves once a sync has brought the bridge's routing table every route change the Worker has
+   * now: what a test waits for after changing a number through the API, before calling it
+   * through the bridge.
+   */
+  routesSynced(timeoutMs?: number): Promise<BridgeHealth>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The routing version of the Worker's database now (GET /internal/telephony/routes, signed). */
+export async function workerRoutingVersion(workerUrl: string): Promise<number> {
+  const headers = await webhookHeaders(SIGNING_SECRETS[0], '');
+  const response = await fetch(`${workerUrl}/internal/telephony/routes?after=${Number.MAX_SAFE_INTEGER}&limit=1`, {
+    headers: { ...headers },
+  });
+  if (response.status !== 200) throw new Error(`GET /internal/telephony/routes answered ${response.status}`);
+  return ((await response.json()) as { version: number }).version;
 }
 
 export function bridgeEnv(workerUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
@@ -89,6 +107,20 @@ export async function startBridge(env: Record<string, string>): Promise<RunningB
     async health() {
       const response = await fetch(`${url}/healthz`);
       return (await response.json()) as BridgeHealth;
+    },
+    async routesSynced(timeoutMs = 10_000) {
+      const asked = Date.now();
+      const version = await workerRoutingVersion(env.VCA_WORKER_URL as string);
+      // A sync that completed after the question, at the Worker's version or beyond.
+      return waitFor(
+        'the bridge’s routing table to catch up',
+        async () => {
+          const health = await bridge.health();
+          const fresh = health.routes.synced_at !== null && Date.parse(health.routes.synced_at) >= asked;
+          return fresh && (health.routes.version ?? -1) >= version ? health : undefined;
+        },
+        timeoutMs,
+      );
     },
     kill(signal = 'SIGTERM') {
       return new Promise((resolve) => {

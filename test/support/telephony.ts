@@ -17,7 +17,11 @@ export interface SignOptions {
 }
 
 export async function signedPost(
-  path: '/internal/telephony/inbound' | '/internal/telephony/call-ended' | '/internal/telephony/call-ended/batch',
+  path:
+    | '/internal/telephony/inbound'
+    | '/internal/telephony/inbound/batch'
+    | '/internal/telephony/call-ended'
+    | '/internal/telephony/call-ended/batch',
   payload: unknown,
   options: SignOptions = {},
 ) {
@@ -29,6 +33,12 @@ export async function signedPost(
     headers: { 'content-type': 'application/json', ...headers, ...options.headers },
     baseUrl: options.baseUrl,
   });
+}
+
+/** A signed GET, as the bridge syncs its routes: Standard Webhooks over the empty body. */
+export async function signedGet(pathAndQuery: string, options: Omit<SignOptions, 'sendBody'> = {}) {
+  const headers = await webhookHeaders(options.secret ?? SIGNING_SECRETS[1], '', options.id, options.timestamp);
+  return api('GET', pathAndQuery, { token: null, headers: { ...headers, ...options.headers }, baseUrl: options.baseUrl });
 }
 
 export function inboundPayload(calledNumber: string, fields: Record<string, unknown> = {}) {

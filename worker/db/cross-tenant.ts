@@ -1,7 +1,7 @@
 // The one door past row-level security. Everything else touches tenant data inside withTenant()
 // (lib/db.ts); what is here is cross-tenant by nature — the tenant is what it finds out (the
 // dialled number of a call, a presented API key) or the operator's view of every tenant — so each
-// is a SECURITY DEFINER function (drizzle/0002, 0003, 0008) owned by the no-login role vca_definer,
+// is a SECURITY DEFINER function (drizzle/0002, 0003, 0008, 0009) owned by the no-login role vca_definer,
 // and this file is the only caller of them. Each row type sits beside the call that returns it.
 import { sql } from 'drizzle-orm';
 import { NORMAL_CLEARING_CAUSES } from '../../contract/ingest.ts';
@@ -119,6 +119,110 @@ export async function recordCallProgress(db: Database, progress: CallProgress): 
     sql`select * from vca_record_call_progress(${progress.did}, ${progress.callId}, ${progress.status}::call_status, to_timestamp(${progress.at}))`,
   );
   return rows[0];
+}
+
+// ---- Routing at the PBX: the bridge's copy of the routes, and the calls it routed from it ----
+
+export interface RouteChange {
+  /** The routing version of this change. */
+  version: number;
+  phoneNumberId: string;
+  /** Null: the number no longer routes through the PBX (deleted, or not a generic number). */
+  route: {
+    did: string;
+    tenantId: string;
+    numberActive: boolean;
+    tenantActive: boolean;
+    aiProfile: { id: string; name: string; role: string } | null;
+  } | null;
+}
+
+type RouteRow = {
+  head: string;
+  version: string | null;
+  phone_number_id: string | null;
+  did_number: string | null;
+  tenant_id: string | null;
+  number_active: boolean | null;
+  tenant_active: boolean | null;
+  ai_profile_id: string | null;
+  ai_profile_name: string | null;
+  ai_profile_role: string | null;
+};
+
+/**
+ * The routes changed after version `after` (oldest change first, at most `limit`), and `head`,
+ * the highest version the database has stamped. One statement, one snapshot: versions are
+ * stamped in commit order (drizzle/0009), so nothing below the last one returned can appear later.
+ */
+export async function listRouteChanges(db: Database, after: number, limit: number): Promise<{ head: number; changes: RouteChange[] }> {
+  const { rows } = await db.execute<RouteRow & Record<string, unknown>>(sql`select * from vca_list_routes(${after}, ${limit})`);
+  const head = Number(rows[0]?.head ?? 0);
+  const changes = rows.flatMap((row): RouteChange[] => {
+    if (row.version === null || row.phone_number_id === null) return [];
+    const routed = row.did_number !== null && row.tenant_id !== null;
+    const { ai_profile_id: id, ai_profile_name: name, ai_profile_role: role } = row;
+    return [
+      {
+        version: Number(row.version),
+        phoneNumberId: row.phone_number_id,
+        route: routed
+          ? {
+              did: row.did_number as string,
+              tenantId: row.tenant_id as string,
+              numberActive: row.number_active === true,
+              tenantActive: row.tenant_active === true,
+              aiProfile: id !== null && name !== null && role !== null ? { id, name, role } : null,
+            }
+          : null,
+      },
+    ];
+  });
+  return { head, changes };
+}
+
+export interface RoutedCall {
+  /** The id the bridge created and gave Asterisk. */
+  callRecordId: string;
+  tenantId: string;
+  phoneNumberId: string;
+  /** E.164, or null when the dialled number is not a phone number (then it is unknown_did). */
+  did: string | null;
+  callerNumber: string | null;
+  callId: string;
+  /** Unix epoch seconds. */
+  startedAt: number;
+  aiProfileId: string | null;
+}
+
+export type RoutedCallRecord =
+  | { outcome: 'recorded'; callRecordId: string; replayed: boolean }
+  | { outcome: 'unknown_did' | 'route_mismatch' }
+  | { outcome: 'conflict' };
+
+/**
+ * Records calls the bridge routed from its copy of the routes, in one statement, each with the
+ * bridge's id, whatever the number's state now; idempotent on (tenant, external call id). The
+ * answers are in the order of `calls`. `conflict`: a concurrent request was recording the same
+ * call (not visible yet); asking again finds it.
+ */
+export async function recordRoutedCalls(db: Database, calls: readonly RoutedCall[]): Promise<RoutedCallRecord[]> {
+  const column = <T>(pick: (call: RoutedCall) => T) => sql.param(calls.map(pick));
+  const { rows } = await db.execute<
+    { ord: number; call_record_id: string | null; replayed: boolean; outcome: string } & Record<string, unknown>
+  >(
+    sql`select * from vca_record_routed_calls(${column((c) => c.callRecordId)}::uuid[], ${column((c) => c.tenantId)}::uuid[],
+      ${column((c) => c.phoneNumberId)}::uuid[], ${column((c) => c.did)}::text[], ${column((c) => c.callerNumber)}::text[],
+      ${column((c) => c.callId)}::text[], ${column((c) => c.startedAt)}::float8[], ${column((c) => c.aiProfileId)}::uuid[])`,
+  );
+  const byOrd = new Map(rows.map((row) => [row.ord, row]));
+  return calls.map((_call, index): RoutedCallRecord => {
+    const row = byOrd.get(index + 1);
+    if (row?.outcome === 'recorded' && row.call_record_id)
+      return { outcome: 'recorded', callRecordId: row.call_record_id, replayed: row.replayed };
+    if (row?.outcome === 'unknown_did' || row?.outcome === 'route_mismatch') return { outcome: row.outcome };
+    return { outcome: 'conflict' };
+  });
 }
 
 // ---- Tenant API keys: found by the prefix of the presented secret ----

@@ -2,6 +2,7 @@
 // file by `npm run db:generate`; never edit them by hand.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   check,
   foreignKey,
@@ -9,6 +10,7 @@ import {
   integer,
   jsonb,
   pgEnum,
+  pgSequence,
   pgTable,
   text,
   timestamp,
@@ -235,4 +237,23 @@ export const auditEvents = pgTable(
     index('audit_events_tenant_created_at_id_idx').on(t.tenantId, t.createdAt, t.id),
     check('audit_events_actor_type', sql`${t.actorType} in ('operator', 'api_key')`),
   ],
+);
+
+/**
+ * The routing version (DESIGN.md, "Routing at the PBX"): one row per phone number that ever
+ * existed, with the version of the last change that affected its route. Written only by the
+ * database's own triggers (drizzle/0009), at commit and one transaction at a time, so versions
+ * grow in commit order; read only through vca_list_routes. No foreign key: a deleted number keeps
+ * its row, so the bridge learns the route is gone. It holds no tenant data, and the application
+ * role has no privilege on it.
+ */
+export const routingVersionSeq = pgSequence('routing_version_seq');
+
+export const routeVersions = pgTable(
+  'route_versions',
+  {
+    phoneNumberId: uuid('phone_number_id').primaryKey(),
+    version: bigint('version', { mode: 'number' }).notNull(),
+  },
+  (t) => [unique('route_versions_version_key').on(t.version)],
 );

@@ -5,6 +5,8 @@ import { requireAllowedAddress } from './allowlist.ts';
 import { registerCallEnded } from './call-ended.ts';
 import { registerCallEndedBatch } from './call-ended-batch.ts';
 import { registerInboundCall } from './inbound.ts';
+import { registerInboundBatch } from './inbound-batch.ts';
+import { registerRoutes } from './routes.ts';
 import { requireSignature } from './signature.ts';
 
 export function registerTelephonyRoutes(app: App) {
@@ -19,4 +21,6 @@ export function registerTelephonyRoutes(app: App) {
   registerInboundCall(app);
   registerCallEnded(app);
   registerCallEndedBatch(app);
+  registerInboundBatch(app);
+  registerRoutes(app);
 }

@@ -5,7 +5,7 @@ import { ApiError } from '../../lib/problem.ts';
 
 /**
  * Every /internal/telephony request must carry a Standard Webhooks signature by one of
- * TELEPHONY_SIGNING_SECRETS over its exact body. Any failure is the same 401: no hint which check failed.
+ * TELEPHONY_SIGNING_SECRETS over its exact body (empty for GET /routes). Any failure is the same 401: no hint which check failed.
  */
 export const requireSignature = createMiddleware<AppEnv>(async (c, next) => {
   const body = new Uint8Array(await c.req.arrayBuffer());
@@ -25,5 +25,6 @@ export const requireSignature = createMiddleware<AppEnv>(async (c, next) => {
 function logPrefix(path: string) {
   if (path.startsWith('/internal/telephony/call-ended')) return '[CALL ENDED]';
   if (path.startsWith('/internal/telephony/inbound')) return '[INBOUND CALL]';
+  if (path.startsWith('/internal/telephony/routes')) return '[ROUTES]';
   return '[TELEPHONY]';
 }
