@@ -83,7 +83,7 @@ interface AgentItem {
   /** When the caller starts hearing it (the playback clock), ms since the epoch; null until audio arrives. */
   playsFrom: number | null;
   audioMs: number;
-  /** All its audio has arrived (response.output_audio.done): audioMs is its whole length. */
+  /** Its response completed (not cancelled): audioMs is its whole length. */
   audioDone: boolean;
   offsetMs: number;
   truncated: boolean;
@@ -298,9 +298,6 @@ export class CallSession extends DurableObject<Bindings> {
       case 'response.output_audio.delta':
         this.#playAgentAudio(String(event.item_id ?? ''), fromBase64(String(event.delta ?? '')));
         break;
-      case 'response.output_audio.done':
-        this.#item(String(event.item_id ?? '')).audioDone = true;
-        break;
       case 'response.output_audio_transcript.delta': {
         const item = this.#item(String(event.item_id ?? ''));
         if (!item.truncated) item.text += String(event.delta ?? '');
@@ -338,11 +335,18 @@ export class CallSession extends DurableObject<Bindings> {
   #onResponseDone(event: ServerEvent): void {
     this.#responseActive = false;
     const response = event.response as
-      | { status?: string; output?: { type?: string; name?: string }[]; conversation_id?: unknown }
+      | { status?: string; output?: { id?: string; type?: string; name?: string }[]; conversation_id?: unknown }
       | undefined;
     if (this.#summary && response?.conversation_id === null) {
       this.#summary.resolve(this.#summary.text || null);
       return;
+    }
+    // A cancelled response's audio stopped short of its words: only a completed one's length is known.
+    if (response?.status === 'completed') {
+      for (const output of response.output ?? []) {
+        const item = output.id ? this.#items.get(output.id) : undefined;
+        if (item) item.audioDone = true;
+      }
     }
     if (response?.output?.some((output) => output.type === 'function_call' && output.name === END_CALL_TOOL)) {
       this.#hangupAfterPlayback = 'agent_ended';
