@@ -292,6 +292,8 @@ describe('bridge configuration', () => {
     ['a non-loopback listen address', { BRIDGE_LISTEN: '0.0.0.0:8788' }, /BRIDGE_LISTEN is not a loopback address/],
     ['a deadline that is not a number', { BRIDGE_INBOUND_DEADLINE_MS: 'soon' }, /BRIDGE_INBOUND_DEADLINE_MS is invalid/],
     ['a media start deadline of zero', { BRIDGE_MEDIA_START_MS: '0' }, /BRIDGE_MEDIA_START_MS is invalid/],
+    ['a routes sync interval below 100 ms', { BRIDGE_ROUTES_SYNC_MS: '10' }, /BRIDGE_ROUTES_SYNC_MS is invalid/],
+    ['a negative routes max age', { BRIDGE_ROUTES_MAX_AGE_S: '-1' }, /BRIDGE_ROUTES_MAX_AGE_S is invalid/],
   ])('refuses to start with %s, naming the setting and exiting 78', async (_name, change, message) => {
     const { code, output } = await runBridgeToExit({ ...bridgeEnv('http://127.0.0.1:9'), ...change });
     expect(code).toBe(78);
