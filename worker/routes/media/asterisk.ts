@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { App } from '../../lib/env.ts';
 import { ApiError, problems } from '../../lib/problem.ts';
-import { SESSION_HEADERS } from '../../session/call-session.ts';
+
+import { handToCallSession } from './session.ts';
 
 const route = createRoute({
   method: 'get',
@@ -29,23 +30,6 @@ export function registerAsteriskMedia(app: App) {
   app.openapi(route, async (c) => {
     const { call_record_id: callId } = c.req.valid('param');
     const { tenant_id: tenantId } = c.req.valid('query');
-    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-      throw new ApiError(426, 'upgrade_required', 'Upgrade required', 'This endpoint takes a WebSocket upgrade.', {
-        headers: { upgrade: 'websocket' },
-      });
-    }
-    const sessions = c.env.CALL_SESSION;
-    if (!sessions) throw new ApiError(503, 'service_misconfigured', 'Service unavailable', 'The CALL_SESSION binding is missing.');
-    // Only what the session needs travels on: the route the signature vouched for.
-    const headers = new Headers({
-      upgrade: 'websocket',
-      [SESSION_HEADERS.tenant]: tenantId,
-      [SESSION_HEADERS.call]: callId,
-      [SESSION_HEADERS.carrier]: 'asterisk',
-    });
-    const answer = await sessions.get(sessions.idFromName(callId)).fetch('https://call-session/asterisk', { headers });
-    c.set('logEntry', { msg: '[CALL SESSION] media', fields: { call_record_id: callId, tenant_id: tenantId, status: answer.status } });
-    // 101 with the socket, or the session's problem+json refusal.
-    return answer;
+    return handToCallSession(c, { tenantId, callId, carrier: 'asterisk' });
   });
 }

@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { App } from '../../lib/env.ts';
 import { ApiError } from '../../lib/problem.ts';
-import { SESSION_HEADERS } from '../../session/call-session.ts';
 import { twilioProblems } from '../webhooks/twilio/schema.ts';
+
+import { handToCallSession } from './session.ts';
 
 const route = createRoute({
   method: 'get',
@@ -32,26 +33,6 @@ const route = createRoute({
 export function registerTwilioMedia(app: App) {
   app.openapi(route, async (c) => {
     const { tenant_id: tenantId, call_record_id: callId } = c.req.valid('param');
-    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-      throw new ApiError(426, 'upgrade_required', 'Upgrade required', 'This endpoint takes a WebSocket upgrade.', {
-        headers: { upgrade: 'websocket' },
-      });
-    }
-    const sessions = c.env.CALL_SESSION;
-    if (!sessions) throw new ApiError(503, 'service_misconfigured', 'Service unavailable', 'The CALL_SESSION binding is missing.');
-    // The route the signature vouched for, and the account the stream's start must name.
-    const headers = new Headers({
-      upgrade: 'websocket',
-      [SESSION_HEADERS.tenant]: tenantId,
-      [SESSION_HEADERS.call]: callId,
-      [SESSION_HEADERS.carrier]: 'twilio',
-      [SESSION_HEADERS.account]: c.var.twilio.accountSid,
-    });
-    const answer = await sessions.get(sessions.idFromName(callId)).fetch('https://call-session/twilio', { headers });
-    c.set('logEntry', {
-      msg: '[CALL SESSION] media',
-      fields: { carrier: 'twilio', call_record_id: callId, tenant_id: tenantId, status: answer.status },
-    });
-    return answer;
+    return handToCallSession(c, { tenantId, callId, carrier: 'twilio', account: c.var.twilio.accountSid });
   });
 }
