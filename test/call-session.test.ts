@@ -6,10 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../tools/free-port.ts';
 import { type RunningWorker, startWorker } from '../tools/miniflare-worker.ts';
-import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from './support/api.ts';
+import { api, createAiProfile, createPhoneNumber, createTenant, randomDid } from './support/api.ts';
 import { workerBindings } from './support/bindings.ts';
 import { REMOVED_SIGNING_SECRET } from './support/constants.ts';
 import { type MediaSession, openMediaSession } from './support/media-session.ts';
+import { emulatorSessions, emulatorSessionTagged, endedSession, sessionCallRow } from './support/session-records.ts';
 import { sendInbound } from './support/telephony.ts';
 
 const GREETING = 'Thank you for calling Acme Dental, this is the front desk.';
@@ -40,27 +41,6 @@ async function connect(call: RoutedCall, workerUrl = inject('workerUrl')): Promi
   return opened.session;
 }
 
-async function callRow(id: string) {
-  const { rows } = await sql(
-    'select status, answered_at, session_started_at, session_ended_at, session_end_reason from calls where id = $1',
-    [id],
-  );
-  return rows[0];
-}
-
-/** The session's records once it has written them (after the call ended). */
-async function endedCall(call: RoutedCall) {
-  for (let i = 0; i < 100; i++) {
-    const row = await callRow(call.callRecordId);
-    if (row?.session_end_reason) {
-      const transcript = await api('GET', `/api/tenants/${call.tenantId}/calls/${call.callRecordId}/transcript`);
-      return { row, transcript: transcript.body as { turns: { role: string; text: string; offset_ms: number }[]; summary: string | null } };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the session did not record its end');
-}
-
 describe('a call session', () => {
   it('greets the caller first, with the profile’s greeting, before any caller audio', async () => {
     const call = await routedCall();
@@ -68,7 +48,7 @@ describe('a call session', () => {
     await session.until('the greeting', () => session.audioBytes() >= 8_000);
     expect(session.framesSent).toBe(0);
     session.hangUp();
-    const { row, transcript } = await endedCall(call);
+    const { row, transcript } = await endedSession(call);
     expect(row.session_end_reason).toBe('caller_hung_up');
     expect(row.status).toBe('answered');
     expect(row.answered_at).not.toBeNull();
@@ -89,7 +69,7 @@ describe('a call session', () => {
     await session.until('the echo', () => session.audioBytes() - before >= 4_600);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     session.hangUp();
-    const { transcript } = await endedCall(call);
+    const { transcript } = await endedSession(call);
     const roles = transcript.turns.map((turn) => turn.role);
     expect(roles).toEqual(['agent', 'caller', 'agent']);
     expect(transcript.turns[1]?.text).toMatch(/echo/i);
@@ -116,7 +96,7 @@ describe('a call session, in conversation', () => {
     await session.speak(800, 'silence');
     await new Promise((resolve) => setTimeout(resolve, 500));
     session.hangUp();
-    const { transcript } = await endedCall(call);
+    const { transcript } = await endedSession(call);
     const greeting = transcript.turns[0];
     expect(greeting?.role).toBe('agent');
     // Cut where the caller came in: a beginning of the greeting, not the whole of it.
@@ -140,7 +120,7 @@ describe('a call session, in conversation', () => {
     }
     expect(heard).toMatch(/pressed 5/);
     session.hangUp();
-    const { transcript } = await endedCall(call);
+    const { transcript } = await endedSession(call);
     expect(transcript.turns.some((turn) => turn.role === 'caller' && turn.text.includes('5'))).toBe(true);
   });
 
@@ -154,7 +134,7 @@ describe('a call session, in conversation', () => {
     const closed = await session.closed;
     expect(session.commands.at(-1)?.command).toBe('HANGUP');
     expect(closed.code).toBe(1000);
-    const { row, transcript } = await endedCall(call);
+    const { row, transcript } = await endedSession(call);
     expect(row.session_end_reason).toBe('agent_ended');
     expect(transcript.turns.at(-1)).toMatchObject({ role: 'agent', text: expect.stringMatching(/goodbye/i) });
   });
@@ -164,7 +144,7 @@ describe('a call session, in conversation', () => {
     const session = await connect(call);
     await session.closed;
     expect(session.commands.at(-1)?.command).toBe('HANGUP');
-    const { row } = await endedCall(call);
+    const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('model_failed');
   });
 
@@ -173,7 +153,7 @@ describe('a call session, in conversation', () => {
     const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
     expect(opened).toMatchObject({ ok: false, status: 503 });
     expect(opened.ok ? '' : opened.body).toContain('model_unavailable');
-    const { row } = await endedCall(call);
+    const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('model_unavailable');
     expect(row.session_started_at).toBeNull();
   });
@@ -182,7 +162,7 @@ describe('a call session, in conversation', () => {
     const call = await routedCall({ system_prompt: 'You are a receptionist.\n[emulator] fail=start' });
     const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
     expect(opened).toMatchObject({ ok: false, status: 503 });
-    expect((await endedCall(call)).row.session_end_reason).toBe('model_unavailable');
+    expect((await endedSession(call)).row.session_end_reason).toBe('model_unavailable');
   });
 
   it('ends the call at the profile’s time limit, with a goodbye', { timeout: 60_000 }, async () => {
@@ -191,7 +171,7 @@ describe('a call session, in conversation', () => {
     const closed = await session.closed;
     expect(closed.code).toBe(1000);
     expect(session.commands.at(-1)?.command).toBe('HANGUP');
-    const { row } = await endedCall(call);
+    const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('time_limit');
     const seconds = (Date.parse(row.session_ended_at) - Date.parse(row.session_started_at)) / 1000;
     expect(seconds).toBeGreaterThanOrEqual(30);
@@ -210,7 +190,7 @@ describe('a model service that cannot be reached', () => {
     const call = await routedCall();
     const opened = await openMediaSession({ workerUrl: worker.url, ...call });
     expect(opened).toMatchObject({ ok: false, status: 503 });
-    const { row } = await endedCall(call);
+    const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('model_unavailable');
   });
 });
@@ -218,7 +198,7 @@ describe('a model service that cannot be reached', () => {
 describe('refusals', () => {
   it('answers 401 to an unsigned or wrongly signed upgrade, and opens no session', async () => {
     const call = await routedCall();
-    const before = await emulatorSessions();
+    const before = (await emulatorSessions()).length;
     for (const secret of [null, REMOVED_SIGNING_SECRET]) {
       const opened = await openMediaSession({ workerUrl: inject('workerUrl'), ...call, secret });
       expect(opened).toMatchObject({ ok: false, status: 401 });
@@ -231,8 +211,8 @@ describe('refusals', () => {
       sendTarget: `/internal/media/asterisk/${other.callRecordId}?tenant_id=${other.tenantId}`,
     });
     expect(moved).toMatchObject({ ok: false, status: 401 });
-    expect(await emulatorSessions()).toBe(before);
-    expect((await callRow(call.callRecordId)).session_started_at).toBeNull();
+    expect((await emulatorSessions()).length).toBe(before);
+    expect((await sessionCallRow(call.callRecordId)).session_started_at).toBeNull();
   });
 
   it('refuses another tenant’s call as unknown (404), and a suspended tenant’s call (403)', async () => {
@@ -243,7 +223,7 @@ describe('refusals', () => {
     await api('PATCH', `/api/tenants/${call.tenantId}`, { body: { status: 'suspended' } });
     const suspended = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
     expect(suspended).toMatchObject({ ok: false, status: 403 });
-    expect((await callRow(call.callRecordId)).session_started_at).toBeNull();
+    expect((await sessionCallRow(call.callRecordId)).session_started_at).toBeNull();
   });
 
   it('refuses a second stream for a call that has one, and a call whose session ended (409)', async () => {
@@ -252,23 +232,14 @@ describe('refusals', () => {
     const second = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
     expect(second).toMatchObject({ ok: false, status: 409 });
     session.hangUp();
-    await endedCall(call);
+    await endedSession(call);
     const again = await openMediaSession({ workerUrl: inject('workerUrl'), ...call });
     expect(again).toMatchObject({ ok: false, status: 409 });
   });
 });
 
 async function emulatorSession(call: RoutedCall) {
-  const origin = new URL(inject('realtimeUrl').replace(/^ws/, 'http')).origin;
-  const { sessions } = (await (await fetch(`${origin}/__emulator/sessions`)).json()) as { sessions: any[] };
-  // The session's instructions carry the profile's prompt, and so this call's tag.
-  const record = sessions.find((session) => String(session.instructions).includes(call.tag));
+  const record = await emulatorSessionTagged(call.tag);
   if (!record) throw new Error('the emulator has no session for this call');
   return record;
-}
-
-async function emulatorSessions(url = inject('realtimeUrl')): Promise<number> {
-  const origin = new URL(url.replace(/^ws/, 'http')).origin;
-  const response = await fetch(`${origin}/__emulator/sessions`);
-  return ((await response.json()) as { sessions: unknown[] }).sessions.length;
 }

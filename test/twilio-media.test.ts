@@ -3,8 +3,9 @@
 // `stop`) into the call's CallSession, and the realtime model emulator answers behind it.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { api, createAiProfile, createPhoneNumber, createTenant, sql } from './support/api.ts';
+import { createAiProfile, createPhoneNumber, createTenant } from './support/api.ts';
 import { OTHER_TWILIO_ACCOUNT_SID, OTHER_TWILIO_AUTH_TOKEN } from './support/constants.ts';
+import { emulatorSessionTagged, endedSession, sessionCallRow } from './support/session-records.ts';
 import { randomCallSid, readTwiml, sendVoice, voiceParams } from './support/twilio.ts';
 import { openTwilioStream, type TwilioStream } from './support/twilio-media.ts';
 
@@ -47,32 +48,6 @@ async function connect(call: TwilioCall): Promise<TwilioStream> {
   return opened.stream;
 }
 
-async function callRow(id: string) {
-  const { rows } = await sql(
-    'select status, answered_at, session_started_at, session_ended_at, session_end_reason from calls where id = $1',
-    [id],
-  );
-  return rows[0];
-}
-
-async function endedCall(call: TwilioCall) {
-  for (let i = 0; i < 100; i++) {
-    const row = await callRow(call.callRecordId);
-    if (row?.session_end_reason) {
-      const transcript = await api('GET', `/api/tenants/${call.tenantId}/calls/${call.callRecordId}/transcript`);
-      return { row, transcript: transcript.body as { turns: { role: string; text: string; offset_ms: number }[]; summary: string | null } };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the session did not record its end');
-}
-
-async function emulatorSession(call: TwilioCall) {
-  const origin = new URL(inject('realtimeUrl').replace(/^ws/, 'http')).origin;
-  const { sessions } = (await (await fetch(`${origin}/__emulator/sessions`)).json()) as { sessions: any[] };
-  return sessions.find((session) => String(session.instructions).includes(call.tag));
-}
-
 describe('a Twilio Media Stream into the call session', () => {
   it('greets first, as media messages addressed to the stream, 20 ms of μ-law each; stop ends the session as caller_hung_up', async () => {
     const call = await twilioCall();
@@ -84,7 +59,7 @@ describe('a Twilio Media Stream into the call session', () => {
       expect(Buffer.from(message.media.payload, 'base64')).toHaveLength(160);
     }
     stream.stop(call.callSid);
-    const { row, transcript } = await endedCall(call);
+    const { row, transcript } = await endedSession(call);
     expect(row.session_end_reason).toBe('caller_hung_up');
     expect(row.status).toBe('answered');
     expect(row.answered_at).not.toBeNull();
@@ -103,7 +78,7 @@ describe('a Twilio Media Stream into the call session', () => {
     await stream.until('the echo', () => stream.audioBytes() - before >= 4_600);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     stream.stop(call.callSid);
-    const { transcript } = await endedCall(call);
+    const { transcript } = await endedSession(call);
     expect(transcript.turns.map((turn) => turn.role)).toEqual(['agent', 'caller', 'agent']);
     expect(transcript.turns[1]?.text).toMatch(/echo/i);
   });
@@ -123,7 +98,7 @@ describe('a Twilio Media Stream into the call session', () => {
     expect(clear?.at).toBeGreaterThanOrEqual(interruptedAt);
     await stream.speak(800, 'silence');
     stream.stop(call.callSid);
-    const { transcript } = await endedCall(call);
+    const { transcript } = await endedSession(call);
     const greeting = transcript.turns[0];
     expect(greeting?.text.length).toBeGreaterThan(0);
     expect(greeting?.text.length).toBeLessThan(long.length);
@@ -138,11 +113,11 @@ describe('a Twilio Media Stream into the call session', () => {
     let heard = '';
     for (let i = 0; i < 50 && !/pressed 5/.test(heard); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      heard = ((await emulatorSession(call))?.user_texts ?? []).join(' ');
+      heard = ((await emulatorSessionTagged(call.tag))?.user_texts ?? []).join(' ');
     }
     expect(heard).toMatch(/pressed 5/);
     stream.stop(call.callSid);
-    const { transcript } = await endedCall(call);
+    const { transcript } = await endedSession(call);
     expect(transcript.turns.some((turn) => turn.role === 'caller' && turn.text.includes('5'))).toBe(true);
   });
 
@@ -157,7 +132,7 @@ describe('a Twilio Media Stream into the call session', () => {
     expect(closed.code).toBe(1000);
     // Twilio has no hang-up message: closing the socket ends the <Connect>.
     expect(stream.received.every((entry) => ['media', 'clear'].includes(entry.message.event))).toBe(true);
-    const { row } = await endedCall(call);
+    const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('agent_ended');
   });
 
@@ -169,11 +144,11 @@ describe('a Twilio Media Stream into the call session', () => {
     stream.send({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(stream.received).toEqual([]);
-    expect((await callRow(call.callRecordId)).session_started_at).toBeNull();
+    expect((await sessionCallRow(call.callRecordId)).session_started_at).toBeNull();
     stream.begin({ callSid: call.callSid, customParameters: call.parameters });
     await stream.until('the greeting', () => stream.audioBytes() > 0);
     stream.stop(call.callSid);
-    await endedCall(call);
+    await endedSession(call);
   });
 });
 
@@ -185,7 +160,7 @@ describe('a Twilio Media Stream that is not the call’s', () => {
     const call = await twilioCall();
     const opened = await openTwilioStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl, token });
     expect(opened).toMatchObject({ ok: false, status: 401 });
-    expect(await emulatorSession(call)).toBeUndefined();
+    expect(await emulatorSessionTagged(call.tag)).toBeUndefined();
   });
 
   it('refuses a signature moved to another call’s stream URL (401)', async () => {
@@ -197,7 +172,7 @@ describe('a Twilio Media Stream that is not the call’s', () => {
       sendPath: new URL(other.streamUrl).pathname,
     });
     expect(opened).toMatchObject({ ok: false, status: 401 });
-    expect(await emulatorSession(other)).toBeUndefined();
+    expect(await emulatorSessionTagged(other.tag)).toBeUndefined();
   });
 
   it('refuses another tenant’s path for the call as unknown (404)', async () => {
@@ -228,7 +203,7 @@ describe('a Twilio Media Stream that is not the call’s', () => {
     expect(closed.code).toBe(1008);
     expect(opened.stream.audio).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const row = await callRow(call.callRecordId);
+    const row = await sessionCallRow(call.callRecordId);
     expect(row).toMatchObject({ status: 'initiated', session_started_at: null, session_ended_at: null, session_end_reason: null });
   });
 
@@ -238,6 +213,6 @@ describe('a Twilio Media Stream that is not the call’s', () => {
     if (!opened.ok) throw new Error('refused');
     const closed = await opened.stream.closed;
     expect(closed.code).toBe(1008);
-    expect((await callRow(call.callRecordId)).session_started_at).toBeNull();
+    expect((await sessionCallRow(call.callRecordId)).session_started_at).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from '../support/api.ts';
 import { type AsteriskMediaCall, dialWebSocket, FRAME_MS, ulawLevel, ulawSilence, ulawTone } from '../support/asterisk-media.ts';
 import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
+import { emulatorSessionTagged } from '../support/session-records.ts';
 
 interface Route {
   tenantId: string;
@@ -70,12 +71,6 @@ async function sessionEnd(route: Route) {
     const { rows } = await sql('select session_end_reason, session_started_at from calls where id = $1', [route.callRecordId]);
     return rows[0]?.session_end_reason ? rows[0] : undefined;
   });
-}
-
-async function emulatorRecord(route: Route) {
-  const origin = new URL(inject('realtimeUrl').replace(/^ws/, 'http')).origin;
-  const { sessions } = (await (await fetch(`${origin}/__emulator/sessions`)).json()) as { sessions: any[] };
-  return sessions.find((session) => String(session.instructions).includes(route.tag));
 }
 
 async function speak(call: AsteriskMediaCall, ms: number, kind: 'tone' | 'silence') {
@@ -168,7 +163,7 @@ describe('a routed call through the bridge', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     for (const [index, route] of routes.entries()) {
       const call = dialled[index] as AsteriskMediaCall;
-      const record = await emulatorRecord(route);
+      const record = await emulatorSessionTagged(route.tag);
       // Up: every frame Asterisk sent reached the model.
       expect(record.caller_audio_bytes).toBe(200 * 160);
       // Down: every byte of audio the model produced reached Asterisk (nothing was flushed).

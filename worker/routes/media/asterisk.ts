@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { App } from '../../lib/env.ts';
-import { ApiError, problems } from '../../lib/problem.ts';
+import { problems } from '../../lib/problem.ts';
 
 import { handToCallSession } from './session.ts';
 

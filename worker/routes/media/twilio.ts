@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { App } from '../../lib/env.ts';
-import { ApiError } from '../../lib/problem.ts';
 import { twilioProblems } from '../webhooks/twilio/schema.ts';
 
 import { handToCallSession } from './session.ts';
