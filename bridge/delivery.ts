@@ -34,6 +34,8 @@ export interface DeliveryOptions {
   batchRecheckMs?: number;
   /** A call the bridge routed from its table is recorded at the Worker (by its call record id). */
   onRecorded?: (callRecordId: string) => void;
+  /** The Worker takes events again after a pause: whatever else waits on it can go now too. */
+  onResumed?: () => void;
 }
 
 /**
@@ -99,6 +101,7 @@ export class Deliverer {
       idlePollMs: IDLE_POLL_MS,
       batchRecheckMs: BATCH_RECHECK_MS,
       onRecorded: () => {},
+      onResumed: () => {},
       ...options,
     };
   }
@@ -425,6 +428,7 @@ export class Deliverer {
     this.#pause = undefined;
     log.info('the Worker takes events again; resuming deliveries', { by, paused_ms: Date.now() - pause.since, probes: pause.probes });
     this.#wake?.();
+    this.#options.onResumed?.();
   }
 
   /** Exponential from retryBaseMs up to `ceiling`, jittered over its upper half; Retry-After as the Worker asks. */

@@ -37,6 +37,8 @@ const deliverer = new Deliverer(spool, forwarder, {
   retryMaxMs: config.BRIDGE_RETRY_MAX_MS,
   concurrency: config.BRIDGE_DELIVERY_CONCURRENCY,
   onRecorded: (callRecordId) => routes.recorded(callRecordId),
+  // Declared below; only called once deliveries run, after both have started.
+  onResumed: () => routeSync.wake(),
 });
 const routeSync = new RouteSync(table, forwarder, {
   intervalMs: config.BRIDGE_ROUTES_SYNC_MS,

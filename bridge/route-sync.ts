@@ -58,6 +58,11 @@ export class RouteSync {
     this.#loop = this.#run();
   }
 
+  /** The Worker is back (delivery found it so): sync now rather than at the next tick. */
+  wake(): void {
+    this.#wake?.();
+  }
+
   async stop(): Promise<void> {
     this.#running = false;
     this.#wake?.();

@@ -391,6 +391,24 @@ describe('when the Worker is back', () => {
     expect(worker.overlaps).toEqual([]);
   });
 
+  it('announces its resumption once, when the Worker is back (the routing table syncs on it)', async () => {
+    worker.answer = () => DOWN;
+    let resumed = 0;
+    const running = deliverer({ onResumed: () => resumed++ });
+    for (let i = 0; i < 5; i++) spoolEvent('call-ended', `call.${i}`);
+    running.start();
+    await advance(60_000);
+    expect(resumed).toBe(0);
+
+    worker.answer = () => ANSWERED;
+    await advance(PROBE_INTERVAL_MS);
+    expect(pending()).toEqual([]);
+    expect(resumed).toBe(1);
+    spoolEvent('call-ended', 'call.later', running);
+    await advance(1_000);
+    expect(resumed).toBe(1);
+  });
+
   it('resumes at once when a live call gets through', async () => {
     worker.answer = () => DOWN;
     const running = deliverer();
