@@ -22,7 +22,7 @@ import {
 export const tenantStatus = pgEnum('tenant_status', ['active', 'suspended', 'deleted']);
 export const tenantPlan = pgEnum('tenant_plan', ['starter', 'growth', 'custom']);
 /** Who carries a number's calls: `generic` is the Tata trunk through Asterisk and the bridge; `twilio` reaches the Worker directly. */
-export const providerType = pgEnum('provider_type', ['generic', 'twilio']);
+export const providerType = pgEnum('provider_type', ['generic', 'twilio', 'telnyx']);
 export const aiProfileRole = pgEnum('ai_profile_role', ['receptionist', 'sales', 'support', 'dispatcher', 'custom']);
 export const callDirection = pgEnum('call_direction', ['inbound', 'outbound']);
 export const callStatus = pgEnum('call_status', ['initiated', 'ringing', 'answered', 'ended', 'failed']);

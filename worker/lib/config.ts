@@ -118,6 +118,24 @@ const settingsSchema = z.object({
     .regex(/^\S{16,128}$/, 'must be the account’s auth token')
     .optional(),
   TWILIO_API_BASE_URL: origin('must be an http(s) origin such as https://api.twilio.com').default('https://api.twilio.com'),
+  // Telnyx (DESIGN.md, "Cloud carriers"): off unless its API key, the webhook public key, the Call
+  // Control connection and the public origin are all set (telnyxSettings below).
+  TELNYX_API_KEY: z
+    .string()
+    .trim()
+    .regex(/^\S{16,256}$/, 'must be a Telnyx API key (KEY…)')
+    .optional(),
+  TELNYX_PUBLIC_KEY: z
+    .string()
+    .trim()
+    .refine((value) => ed25519PublicKey(value) !== null, 'must be the base64 Ed25519 public key shown in Mission Control (32 bytes)')
+    .optional(),
+  TELNYX_CONNECTION_ID: z
+    .string()
+    .trim()
+    .regex(/^[\w-]{1,64}$/, 'must be the id of a Call Control application (connection)')
+    .optional(),
+  TELNYX_API_BASE_URL: origin('must be an http(s) origin such as https://api.telnyx.com').default('https://api.telnyx.com'),
   // The Worker's public origin (https://vca.example.com): carrier webhook and media URLs are built
   // from it, and Twilio's signatures are computed over it.
   PUBLIC_BASE_URL: origin('must be an http(s) origin such as https://vca.example.com, without a path').optional(),
@@ -150,6 +168,46 @@ export function twilioSettings(settings: Settings): { ok: true; twilio: TwilioSe
     .filter(([, value]) => !value)
     .map(([name]) => name);
   return { ok: false, missing };
+}
+
+/** What the Telnyx parts need, once all of it is set. */
+export interface TelnyxSettings {
+  apiKey: string;
+  /** The raw 32-byte Ed25519 key Telnyx signs its webhooks with. */
+  publicKey: Uint8Array;
+  connectionId: string;
+  /** The Worker's public origin, e.g. https://vca.example.com. */
+  publicBaseUrl: string;
+  apiBaseUrl: string;
+}
+
+/** Telnyx is on when its API key, public key, connection and the public origin are all set; otherwise this names what is missing. */
+export function telnyxSettings(settings: Settings): { ok: true; telnyx: TelnyxSettings } | { ok: false; missing: string[] } {
+  const { TELNYX_API_KEY: apiKey, TELNYX_PUBLIC_KEY: publicKey, TELNYX_CONNECTION_ID: connectionId, PUBLIC_BASE_URL: publicBaseUrl } = settings;
+  const key = publicKey === undefined ? null : ed25519PublicKey(publicKey);
+  if (apiKey && key && connectionId && publicBaseUrl) {
+    return { ok: true, telnyx: { apiKey, publicKey: key, connectionId, publicBaseUrl, apiBaseUrl: settings.TELNYX_API_BASE_URL } };
+  }
+  const missing = Object.entries({
+    TELNYX_API_KEY: apiKey,
+    TELNYX_PUBLIC_KEY: key,
+    TELNYX_CONNECTION_ID: connectionId,
+    PUBLIC_BASE_URL: publicBaseUrl,
+  })
+    .filter(([, value]) => !value)
+    .map(([name]) => name);
+  return { ok: false, missing };
+}
+
+/** The 32 raw bytes of a base64 Ed25519 public key, or null when it is not one. */
+function ed25519PublicKey(value: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9+/]{43}=?$/.test(value)) return null;
+  try {
+    const bytes = Uint8Array.from(atob(value.endsWith('=') ? value : `${value}=`), (char) => char.charCodeAt(0));
+    return bytes.length === 32 ? bytes : null;
+  } catch {
+    return null;
+  }
 }
 
 export type ConfigResult = { ok: true; settings: Settings } | { ok: false; problems: string[]; environment: string | undefined };

@@ -3,7 +3,7 @@
 // rate limits, audit) and routes can name them without importing the app, and nothing in lib/
 // imports in a circle.
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { ConfigResult, Settings, TwilioSettings } from './config.ts';
+import type { ConfigResult, Settings, TelnyxSettings, TwilioSettings } from './config.ts';
 import type { Database } from './db.ts';
 import type { LogFields, Logger } from './log.ts';
 
@@ -21,6 +21,10 @@ export interface Bindings {
   TWILIO_ACCOUNT_SID?: string;
   TWILIO_AUTH_TOKEN?: string;
   TWILIO_API_BASE_URL?: string;
+  TELNYX_API_KEY?: string;
+  TELNYX_PUBLIC_KEY?: string;
+  TELNYX_CONNECTION_ID?: string;
+  TELNYX_API_BASE_URL?: string;
   PUBLIC_BASE_URL?: string;
   API_RATE_LIMITER?: RateLimit;
   INGEST_RATE_LIMITER?: RateLimit;
@@ -41,6 +45,8 @@ export type AppEnv = {
     settings: Settings;
     /** Only on the Twilio routes, behind requireTwilio. */
     twilio: TwilioSettings;
+    /** Only on the Telnyx routes, behind requireTelnyx. */
+    telnyx: TelnyxSettings;
     actor: Actor;
     /** The request's database, connected on first use and closed after the response. */
     db: () => Database;

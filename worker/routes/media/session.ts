@@ -7,7 +7,7 @@ import { SESSION_HEADERS } from '../../session/call-session.ts';
 export interface MediaHandOff {
   tenantId: string;
   callId: string;
-  carrier: 'asterisk' | 'twilio';
+  carrier: 'asterisk' | 'twilio' | 'telnyx';
   account?: string;
 }
 

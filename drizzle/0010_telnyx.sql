@@ -1,0 +1,1 @@
+ALTER TYPE "public"."provider_type" ADD VALUE 'telnyx';
