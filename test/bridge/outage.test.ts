@@ -109,7 +109,9 @@ describe('a Worker outage with bridge crashes in the middle', () => {
       90_000,
     );
     const recoveryMs = Date.now() - back;
-    console.info(`outage drill: the spool was empty and the bridge healthy ${recoveryMs} ms after the Worker was back (${CALLS} events, 2 bridge restarts)`);
+    console.info(
+      `outage drill: the spool was empty and the bridge healthy ${recoveryMs} ms after the Worker was back (${CALLS} events, 2 bridge restarts)`,
+    );
     expect(recoveryMs).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
     const drained = await bridge.health();
     expect(drained).toMatchObject({ status: 'ok', spool: { depth: 0, dead_letters: 0 }, last_delivery_error: null });

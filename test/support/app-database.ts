@@ -19,5 +19,6 @@ export function openAppDatabase(): ReturnType<typeof openDatabase> {
     REALTIME_URL: inject('realtimeUrl'),
     REALTIME_MODEL: 'gpt-realtime',
     TWILIO_API_BASE_URL: 'https://api.twilio.com',
+    TELNYX_API_BASE_URL: 'https://api.telnyx.com',
   });
 }

@@ -183,7 +183,12 @@ export interface TelnyxSettings {
 
 /** Telnyx is on when its API key, public key, connection and the public origin are all set; otherwise this names what is missing. */
 export function telnyxSettings(settings: Settings): { ok: true; telnyx: TelnyxSettings } | { ok: false; missing: string[] } {
-  const { TELNYX_API_KEY: apiKey, TELNYX_PUBLIC_KEY: publicKey, TELNYX_CONNECTION_ID: connectionId, PUBLIC_BASE_URL: publicBaseUrl } = settings;
+  const {
+    TELNYX_API_KEY: apiKey,
+    TELNYX_PUBLIC_KEY: publicKey,
+    TELNYX_CONNECTION_ID: connectionId,
+    PUBLIC_BASE_URL: publicBaseUrl,
+  } = settings;
   const key = publicKey === undefined ? null : ed25519PublicKey(publicKey);
   if (apiKey && key && connectionId && publicBaseUrl) {
     return { ok: true, telnyx: { apiKey, publicKey: key, connectionId, publicBaseUrl, apiBaseUrl: settings.TELNYX_API_BASE_URL } };
