@@ -11,7 +11,7 @@ export type TelnyxCallAction = 'answer' | 'reject' | 'hangup';
 
 export type TelnyxCommandResult =
   | { ok: true }
-  /** 422 with Telnyx's "call has already ended" (90018) or "not found" family: the call is gone, nothing to do. */
+  /** 404, or 422 with one of Telnyx's "call has already ended" codes: the call is gone, nothing to do. */
   | { ok: false; reason: 'call_gone'; status: number; code: string | null }
   | { ok: false; reason: 'refused'; status: number; code: string | null }
   | { ok: false; reason: 'unreachable'; status: number | null; code: null };
@@ -41,7 +41,7 @@ export async function telnyxCallCommand(
   if (response.ok) return { ok: true };
   if (response.status >= 500) return { ok: false, reason: 'unreachable', status: response.status, code: null };
   const code = errorCode(text);
-  const gone = response.status === 404 || (response.status === 422 && (code === null || CALL_GONE_CODES.has(code)));
+  const gone = response.status === 404 || (response.status === 422 && code !== null && CALL_GONE_CODES.has(code));
   return { ok: false, reason: gone ? 'call_gone' : 'refused', status: response.status, code };
 }
 
