@@ -12,6 +12,7 @@ import { bundleWorker, startWorker } from '../tools/miniflare-worker.ts';
 import { startRealtimeEmulator } from '../tools/realtime-emulator.ts';
 import { startWsProxy } from '../tools/ws-proxy.ts';
 import { testBindings } from './support/bindings.ts';
+import { startTelnyxApi } from './support/telnyx-api.ts';
 import { startTwilioApi } from './support/twilio-api.ts';
 
 declare module 'vitest' {
@@ -26,6 +27,8 @@ declare module 'vitest' {
     realtimeUrl: string;
     /** The suite Worker's stand-in for Twilio's REST API: it owns every number it is asked about. */
     twilioApiUrl: string;
+    /** The suite Worker's stand-in for Telnyx's API: it acknowledges every command. */
+    telnyxApiUrl: string;
     workerScript: string;
     workerLog: string;
   }
@@ -56,6 +59,9 @@ export default async function setup(project: TestProject) {
   // Attaching a Twilio number registers it with Twilio's API: the suite's Worker gets a stand-in.
   const twilioApi = await startTwilioApi();
   stops.push(() => twilioApi.close());
+  // Telnyx calls are answered, rejected and hung up by Call Control commands: a stand-in for those too.
+  const telnyxApi = await startTelnyxApi();
+  stops.push(() => telnyxApi.close());
 
   const workerScript = join(dir, 'worker.mjs');
   const workerLog = join(dir, 'worker.log');
@@ -63,7 +69,13 @@ export default async function setup(project: TestProject) {
   await bundleWorker(workerScript);
   const worker = await startWorker(
     workerScript,
-    testBindings({ appDatabaseUrl, wsProxy: proxy.address, realtimeUrl: realtime.url, twilioApiUrl: twilioApi.url }),
+    testBindings({
+      appDatabaseUrl,
+      wsProxy: proxy.address,
+      realtimeUrl: realtime.url,
+      twilioApiUrl: twilioApi.url,
+      telnyxApiUrl: telnyxApi.url,
+    }),
     workerLog,
   );
   stops.push(() => worker.dispose());
@@ -74,6 +86,7 @@ export default async function setup(project: TestProject) {
   project.provide('wsProxy', proxy.address);
   project.provide('realtimeUrl', realtime.url);
   project.provide('twilioApiUrl', twilioApi.url);
+  project.provide('telnyxApiUrl', telnyxApi.url);
   project.provide('workerScript', workerScript);
   project.provide('workerLog', workerLog);
 

@@ -1,7 +1,17 @@
 // The test Worker's bindings, defined once: global setup starts the suite's Worker with them, and
 // tests that start a Worker of their own take the same with their changes.
 import { inject } from 'vitest';
-import { OPERATOR_TOKENS, PUBLIC_BASE_URL, REALTIME_API_KEY, SIGNING_SECRETS, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } from './constants.ts';
+import {
+  OPERATOR_TOKENS,
+  PUBLIC_BASE_URL,
+  REALTIME_API_KEY,
+  SIGNING_SECRETS,
+  TELNYX_API_KEY,
+  TELNYX_CONNECTION_ID,
+  TELNYX_PUBLIC_KEY,
+  TWILIO_ACCOUNT_SID,
+  TWILIO_AUTH_TOKEN,
+} from './constants.ts';
 
 /** Where the test stack's Worker reaches its database. */
 export interface TestStack {
@@ -13,6 +23,8 @@ export interface TestStack {
   realtimeUrl: string;
   /** The stand-in for Twilio's REST API (test/support/twilio-api.ts). */
   twilioApiUrl: string;
+  /** The stand-in for Telnyx's API (test/support/telnyx-api.ts). */
+  telnyxApiUrl: string;
 }
 
 /** The bindings of a Worker on `stack`, with `changes` on top. */
@@ -30,6 +42,10 @@ export function testBindings(stack: TestStack, changes: Record<string, string> =
     TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN,
     TWILIO_API_BASE_URL: stack.twilioApiUrl,
+    TELNYX_API_KEY,
+    TELNYX_PUBLIC_KEY,
+    TELNYX_CONNECTION_ID,
+    TELNYX_API_BASE_URL: stack.telnyxApiUrl,
     PUBLIC_BASE_URL,
     ...changes,
   };
@@ -43,6 +59,7 @@ export function workerBindings(changes: Record<string, string> = {}): Record<str
       wsProxy: inject('wsProxy'),
       realtimeUrl: inject('realtimeUrl'),
       twilioApiUrl: inject('twilioApiUrl'),
+      telnyxApiUrl: inject('telnyxApiUrl'),
     },
     changes,
   );

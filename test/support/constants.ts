@@ -22,3 +22,15 @@ export const OTHER_TWILIO_AUTH_TOKEN = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
  * origin and send to the real one, as Twilio does behind a proxy.
  */
 export const PUBLIC_BASE_URL = 'http://vca.test';
+
+/**
+ * Telnyx: the API key the test Worker presents, its Call Control connection, and the Ed25519 key
+ * pair its webhooks are signed with (Mission Control shows the public key as base64 of its 32 raw
+ * bytes; the private key, PKCS#8 DER in base64, exists only here). OTHER_ is a key Telnyx does not use.
+ */
+export const TELNYX_API_KEY = 'KEY0123456789ABCDEF0123456789ABCDEF_testkeytesttest';
+export const TELNYX_CONNECTION_ID = '1494404757140276705';
+export const TELNYX_PUBLIC_KEY = 'nHkvJCSXArz5VhGC/3dTfyfEmlS2RxJwWT9qJeVh4nY=';
+export const TELNYX_PRIVATE_KEY_PKCS8 = 'MC4CAQAwBQYDK2VwBCIEIKjLVcHPufqRSp06PNr5nWWwGiVPcy80RyDg87Yfcr0Z';
+export const OTHER_TELNYX_PUBLIC_KEY = '6YjE6cBAhsQIK8wXVeLtJmSDDfFaOkp2omyNJjsCbqE=';
+export const OTHER_TELNYX_PRIVATE_KEY_PKCS8 = 'MC4CAQAwBQYDK2VwBCIEIBeeXTE7RzIzpP2+ZdwD0j5BUNkDcjnH5PNIbt16RCdg';
