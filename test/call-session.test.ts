@@ -108,6 +108,27 @@ describe('a call session, in conversation', () => {
     expect(record.truncations[0].audio_end_ms).toBeGreaterThan(0);
   });
 
+  it('cuts the agent’s turn at what was heard also when the model falls behind real time and the caller talks into the gap', async () => {
+    const long =
+      'Thank you for calling Acme Dental. We are open from nine to five, Monday to Saturday, and closed on public holidays. How can I help you today?';
+    // Half as fast as it plays: everything that has arrived has been heard, and more is coming.
+    const call = await routedCall({ greeting: long, system_prompt: 'You are a receptionist.\n[emulator] pace_percent=50' });
+    const session = await connect(call);
+    await session.until('the greeting', () => session.audioBytes() >= 4_000);
+    await session.speak(500, 'tone');
+    await session.until('the flush', () => session.commands.some((c) => c.command === 'FLUSH_MEDIA'));
+    await session.speak(800, 'silence');
+    session.hangUp();
+    const { transcript } = await endedSession(call);
+    const greeting = transcript.turns[0];
+    expect(greeting?.role).toBe('agent');
+    expect(greeting?.text.length).toBeGreaterThan(0);
+    expect(greeting?.text.length).toBeLessThan(long.length / 2);
+    expect(long.startsWith(greeting?.text ?? 'x')).toBe(true);
+    const record = await emulatorSession(call);
+    expect(record.truncations).toHaveLength(1);
+  });
+
   it('hands a keypad digit to the model as text', async () => {
     const call = await routedCall({ greeting: 'Hi.' });
     const session = await connect(call);

@@ -356,6 +356,19 @@ describe('the realtime model emulator', () => {
       expect(emulator.session(sessionId)).toMatchObject({ closed_by_emulator: 'fail_after_ms', directives: { fail_after_ms: 300 } });
     });
 
+    it('[emulator] pace_percent sends the audio slower than real time', async () => {
+      const { client, sessionId } = await startCall('You are a receptionist.\n[emulator] pace_percent=50');
+      const started = Date.now();
+      client.send({ type: 'response.create', response: { instructions: 'Greet the caller.' } });
+      await client.next('response.output_audio.done');
+      const audioMs = client
+        .all('response.output_audio.delta')
+        .reduce((ms, delta) => ms + Buffer.from(delta.delta, 'base64').length / 8, 0);
+      // Half as fast: the audio takes twice its length to arrive (less the first chunk, sent at once).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2 * audioMs - 2 * 100);
+      expect(emulator.session(sessionId)).toMatchObject({ directives: { pace_percent: 50 } });
+    });
+
     it('[emulator] end_call_after_turns says goodbye after that turn, then calls end_call', async () => {
       const { client, sessionId } = await startCall('You are a receptionist.\n[emulator] end_call_after_turns=1');
       await greet(client);

@@ -59,6 +59,8 @@ export interface Directives {
   fail_after_ms?: number;
   /** The answer to this caller turn says goodbye and then calls the `end_call` tool. */
   end_call_after_turns?: number;
+  /** Audio at this percentage of real time (50: half as fast as it plays), as a model that falls behind. */
+  pace_percent?: number;
 }
 
 export type ReplyKind = 'greeting' | 'scripted' | 'echo' | 'goodbye' | 'text_ack' | 'tool_ack' | 'summary';
@@ -944,7 +946,9 @@ class Connection {
   }
 
   #play(response: ActiveResponse, where: Json) {
-    const { chunkMs, pace } = this.#settings;
+    const { chunkMs } = this.#settings;
+    const percent = this.#record.directives.pace_percent;
+    const pace = percent ? percent / 100 : this.#settings.pace;
     const chunkBytes = chunkMs * 8;
     const interval = chunkMs / pace;
     const started = performance.now();
@@ -1313,6 +1317,8 @@ export function parseDirectives(instructions: string): Directives {
       number >= 0
     ) {
       directives[name] = Math.min(number, 600_000);
+    } else if (name === 'pace_percent' && Number.isInteger(number) && number >= 1 && number <= 1_000) {
+      directives.pace_percent = number;
     }
   }
   return directives;

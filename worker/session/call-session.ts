@@ -418,7 +418,8 @@ export class CallSession extends DurableObject<Bindings> {
     const item = this.#playingItem ? this.#items.get(this.#playingItem) : undefined;
     if (item && item.playsFrom !== null && !item.truncated) {
       const heardMs = Math.max(0, Math.min(item.audioMs, now - item.playsFrom));
-      if (heardMs < item.audioMs) {
+      // All that had come was heard, but more was coming (a model behind real time): still cut.
+      if (heardMs < item.audioMs || !item.audioDone) {
         this.#model?.send({ type: 'conversation.item.truncate', item_id: item.id, content_index: 0, audio_end_ms: Math.floor(heardMs) });
         this.#truncate(item, heardMs);
       }
@@ -463,7 +464,7 @@ export class CallSession extends DurableObject<Bindings> {
     for (const item of this.#items.values()) {
       if (item.truncated || item.playsFrom === null) continue;
       const heardMs = Math.max(0, Math.min(item.audioMs, now - item.playsFrom));
-      if (heardMs < item.audioMs) this.#truncate(item, heardMs);
+      if (heardMs < item.audioMs || !item.audioDone) this.#truncate(item, heardMs);
       else this.#recordAgentTurn(item);
     }
     const summary = await this.#askSummary();
