@@ -31,7 +31,7 @@ export function createApp(): App {
     const entry = c.var.logEntry;
     log.info(entry?.msg ?? 'request', {
       method: c.req.method,
-      path: c.req.path,
+      path: c.var.logPath ?? c.req.path,
       status: c.res.status,
       duration_ms: Date.now() - started,
       ...entry?.fields,

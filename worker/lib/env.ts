@@ -52,6 +52,8 @@ export type AppEnv = {
     db: () => Database;
     /** What the request's one log line says beyond method, path, status and duration. */
     logEntry?: { msg: string; fields: LogFields };
+    /** The path as that log line records it, when the real one carries a credential (Telnyx's media token). */
+    logPath?: string;
   };
 };
 

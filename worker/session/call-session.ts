@@ -1,9 +1,9 @@
 // The AI conversation of one call: a Durable Object named by the call record id. It takes the
-// carrier's media socket (Asterisk through the bridge, or Twilio Media Streams; one translator per
-// carrier, named by the media route), opens one WebSocket to the realtime model, and relays
-// between them: the agent greets first, the caller can interrupt it (flush at the carrier, cancel,
-// truncate at what was heard), keypad digits reach the model as text, the model can hang up with
-// its end_call tool, and the profile's time limit holds.
+// carrier's media socket (Asterisk through the bridge, Twilio Media Streams or Telnyx media
+// streaming; one translator per carrier, named by the media route), opens one WebSocket to the
+// realtime model, and relays between them: the agent greets first, the caller can interrupt it
+// (flush at the carrier, cancel, truncate at what was heard), keypad digits reach the model as
+// text, the model can hang up with its end_call tool, and the profile's time limit holds.
 // The transcript is kept in the object's own storage as it grows (an eviction loses nothing) and
 // written to Postgres, with a summary asked of the model, when the call ends — through withTenant,
 // for the tenant the signed route named. Nothing the caller or the agent says is logged.
@@ -14,6 +14,7 @@ import type { Bindings } from '../lib/env.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { asteriskTranslator, FRAME_BYTES } from './carriers/asterisk.ts';
 import type { CarrierEvent, CarrierTranslator, StreamIdentity } from './carriers/carrier.ts';
+import { telnyxTranslator } from './carriers/telnyx.ts';
 import { twilioTranslator } from './carriers/twilio.ts';
 import {
   connectRealtime,
@@ -67,7 +68,11 @@ export const SESSION_HEADERS = {
   account: 'x-vca-carrier-account',
 } as const;
 
-const TRANSLATORS: Record<string, () => CarrierTranslator> = { asterisk: asteriskTranslator, twilio: twilioTranslator };
+const TRANSLATORS: Record<string, () => CarrierTranslator> = {
+  asterisk: asteriskTranslator,
+  twilio: twilioTranslator,
+  telnyx: telnyxTranslator,
+};
 
 interface StoredSession {
   tenantId: string;
@@ -101,6 +106,8 @@ export class CallSession extends DurableObject<Bindings> {
   #settings: Settings | undefined;
   #carrier: WebSocket | undefined;
   #translator: CarrierTranslator | undefined;
+  /** The carrier's stream is this call's (a signed upgrade, or a start that named it): only then may the call be ended at the carrier. */
+  #streamVerified = false;
   #model: RealtimeConnection | undefined;
   #ending: Promise<void> | undefined;
   #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -211,6 +218,7 @@ export class CallSession extends DurableObject<Bindings> {
     const profile = this.#profile;
     if (!call || !profile || this.#stored || this.#ending) return;
     const { tenantId, callId } = call;
+    this.#streamVerified = true;
     const startedAt = Date.now();
     this.#stored = { tenantId, callId, startedAt, turns: [], ended: false };
     this.#log.info('[CALL SESSION] started', { carrier: this.#translator?.name, ai_profile_id: profile.id });
@@ -234,8 +242,21 @@ export class CallSession extends DurableObject<Bindings> {
           : stream.callRecordId !== call.callId
             ? 'another call record'
             : undefined;
-    if (mismatch) this.#refuseStream(mismatch);
-    else void this.#begin();
+    if (mismatch) {
+      this.#refuseStream(mismatch);
+    } else {
+      this.#streamVerified = true;
+      if (stream?.unsupportedAudio) this.#refuseAudio(call, stream.unsupportedAudio);
+      else void this.#begin();
+    }
+  }
+
+  /** This call's stream, in audio the session cannot take (not 8 kHz μ-law): the call ends now, never in noise or silence. */
+  #refuseAudio(call: { tenantId: string; callId: string }, audio: string): void {
+    this.#log.error('[CALL SESSION] refused: the stream’s audio is not 8 kHz μ-law', { carrier: this.#translator?.name, audio });
+    if (this.#carrier?.readyState === WebSocket.OPEN) this.#carrier.close(1003, 'audio must be 8 kHz μ-law');
+    this.ctx.waitUntil(this.#recordRefused(call.tenantId, call.callId, 'error'));
+    void this.#end('error');
   }
 
   /** A stream that does not belong to this call: closed, and nothing of it recorded (the session never began). */
@@ -256,6 +277,10 @@ export class CallSession extends DurableObject<Bindings> {
   // ---- the caller's side ----
 
   #onCarrierEvent(event: CarrierEvent): void {
+    if (event.type === 'carrier_error') {
+      this.#log.warn('[CALL SESSION] carrier error', { carrier: this.#translator?.name, code: event.code });
+      return;
+    }
     if (!this.#stored) {
       // Before the session begins only the carrier's start counts (or the caller leaving).
       if (event.type === 'media_start') this.#onStreamStart(event.stream);
@@ -459,6 +484,12 @@ export class CallSession extends DurableObject<Bindings> {
       if (reason !== 'caller_hung_up') for (const message of this.#translator?.hangup() ?? []) carrier.send(message);
       carrier.close(1000, reason);
     }
+    // A carrier whose call outlives the socket is told to end it (it knows if it already has).
+    const settings = this.#settings;
+    const endingAtCarrier =
+      this.#streamVerified && settings && this.#call
+        ? this.#translator?.endCall?.({ settings, callRecordId: this.#call.callId, log: this.#log })
+        : undefined;
     // What was cut off by the end of the call counts as far as the caller heard it.
     const now = Date.now();
     for (const item of this.#items.values()) {
@@ -467,7 +498,7 @@ export class CallSession extends DurableObject<Bindings> {
       if (heardMs < item.audioMs || !item.audioDone) this.#truncate(item, heardMs);
       else this.#recordAgentTurn(item);
     }
-    const summary = await this.#askSummary();
+    const [summary] = await Promise.all([this.#askSummary(), endingAtCarrier]);
     this.#model?.close();
     await this.#finish(reason, summary);
   }

@@ -17,8 +17,9 @@ async function tokenKey(apiKey: string): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', derived, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 }
 
-function tokenContent(tenantId: string, callRecordId: string): Uint8Array {
-  return new TextEncoder().encode(`${tenantId}|${callRecordId}`);
+function tokenContent(tenantId: string, callRecordId: string): Uint8Array<ArrayBuffer> {
+  // Copied into a plain ArrayBuffer: Node's TextEncoder types allow a shared one, which Web Crypto refuses.
+  return new Uint8Array(new TextEncoder().encode(`${tenantId}|${callRecordId}`));
 }
 
 function base64url(bytes: ArrayBuffer): string {
@@ -27,7 +28,7 @@ function base64url(bytes: ArrayBuffer): string {
   return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }
 
-function fromBase64url(token: string): Uint8Array {
+function fromBase64url(token: string): Uint8Array<ArrayBuffer> {
   const binary = atob(token.replaceAll('-', '+').replaceAll('_', '/'));
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }

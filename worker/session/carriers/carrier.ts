@@ -1,8 +1,10 @@
 // The one frame model every carrier's media protocol is translated to and from (as Pipecat's
 // serializers do), so the call session never knows which carrier it serves: a new carrier is one
-// more translator beside asterisk.ts and twilio.ts.
+// more translator beside asterisk.ts, twilio.ts and telnyx.ts.
+import type { Settings } from '../../lib/config.ts';
+import type { Logger } from '../../lib/log.ts';
 
-/** Who the carrier says a stream belongs to (Twilio's `start`); the session checks it against its call. */
+/** Who the carrier says a stream belongs to (Twilio's and Telnyx's `start`); the session checks it against its call. */
 export interface StreamIdentity {
   /** The carrier's id of the call: must be the call's external_call_id. */
   callId: string | undefined;
@@ -10,6 +12,15 @@ export interface StreamIdentity {
   accountId: string | undefined;
   /** The call record id the stream was opened for: must be the session's. */
   callRecordId: string | undefined;
+  /** Set when the stream's audio is not 8 kHz μ-law (what it is instead, for the log): the session cannot take it. */
+  unsupportedAudio?: string;
+}
+
+/** What a translator is given to end a call out of band (through the carrier's API). */
+export interface CarrierContext {
+  settings: Settings;
+  callRecordId: string;
+  log: Logger;
 }
 
 /** What the carrier tells the session. Audio is always G.711 μ-law, 8 kHz. */
@@ -19,7 +30,9 @@ export type CarrierEvent =
   | { type: 'audio'; ulaw: Uint8Array }
   | { type: 'dtmf'; digit: string }
   /** The caller hung up (or the carrier ended the media). */
-  | { type: 'hangup' };
+  | { type: 'hangup' }
+  /** The carrier reports a problem with what it was sent (logged by its code; the call goes on). */
+  | { type: 'carrier_error'; code: string };
 
 /** What the session tells the carrier, through the socket the carrier's media arrived on. */
 export interface CarrierTranslator {
@@ -36,6 +49,12 @@ export interface CarrierTranslator {
   audio(ulaw: Uint8Array): (string | Uint8Array)[];
   /** Stop playing what was sent and not yet heard (barge-in). */
   clear(): (string | Uint8Array)[];
-  /** End the call from our side. */
+  /** End the call from our side: the messages to send before the socket is closed. */
   hangup(): (string | Uint8Array)[];
+  /**
+   * For a carrier whose call outlives its media socket (Telnyx): end the call at the carrier, out
+   * of band. Called once when the session ends, for a stream that was this call's; the translator
+   * knows whether the carrier already ended it. Never throws.
+   */
+  endCall?(context: CarrierContext): Promise<void>;
 }

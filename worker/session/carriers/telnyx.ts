@@ -1,0 +1,172 @@
+// Telnyx media streaming over WebSocket, bidirectional in RTP mode (the answer command asks for
+// `stream_track: inbound_track`, `stream_bidirectional_mode: rtp`, `stream_bidirectional_codec:
+// PCMU`): JSON text messages both ways, as developers.telnyx.com documents them ("Media Streaming
+// over Websockets"; the AsyncAPI "Stream call media over WebSocket"). From Telnyx: `connected`,
+// then `start` (top-level `stream_id`; `start.call_control_id`, `call_session_id`, `client_state`
+// as given in the answer command, `media_format` {encoding PCMU, sample_rate 8000, channels 1}),
+// `media` (`media.payload`: base64 RTP payload, no headers — μ-law; `track`, `chunk`,
+// `timestamp`), `dtmf` (`dtmf.digit`), `mark` (a mark we sent was played), `error` (`payload`
+// {code, title, detail}: a frame of ours Telnyx could not take) and `stop` (the call ended). To
+// Telnyx: `{"event":"media","media":{"payload"}}` (20 ms to 30 s of audio each; the session sends
+// 20 ms) and `{"event":"clear"}` (drop what is queued: barge-in); no `mark`, because the session
+// paces playback itself (300 ms ahead), as for Twilio. No outgoing message names the stream, but
+// nothing goes out before a `start` that names this call. Closing this socket does not end a
+// Telnyx call — the caller would be left in silence — so ending the call is a Call Control
+// `actions/hangup` with the start's call_control_id (endCall below).
+import { telnyxSettings } from '../../lib/config.ts';
+import { telnyxCallCommand } from '../../telephony/telnyx-api.ts';
+import { fromBase64, toBase64 } from '../realtime.ts';
+import { FRAME_BYTES } from './asterisk.ts';
+import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
+
+interface TelnyxMessage {
+  event?: unknown;
+  stream_id?: unknown;
+  start?: {
+    call_control_id?: unknown;
+    call_session_id?: unknown;
+    client_state?: unknown;
+    media_format?: { encoding?: unknown; sample_rate?: unknown; channels?: unknown };
+  };
+  media?: { track?: unknown; payload?: unknown };
+  dtmf?: { digit?: unknown };
+  payload?: { code?: unknown };
+}
+
+/** What `media_format.encoding` says of μ-law: `PCMU` today, `audio/x-mulaw` in Telnyx's older examples. */
+const ULAW = new Set(['PCMU', 'audio/x-mulaw']);
+
+export function telnyxTranslator(): CarrierTranslator {
+  let started = false;
+  let callControlId: string | undefined;
+  /** Telnyx said the call ended (`stop`): nothing to hang up. */
+  let stopped = false;
+  let endRequested = false;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    name: 'telnyx',
+    beginsOnMediaStart: true,
+    receive(data) {
+      if (typeof data !== 'string') return [];
+      const message = parse(data);
+      switch (message?.event) {
+        case 'start': {
+          // One start per stream: a second one cannot re-aim the hang-up at another call.
+          if (started) return [];
+          started = true;
+          const start = message.start ?? {};
+          callControlId = text(start.call_control_id);
+          return [
+            {
+              type: 'media_start',
+              stream: {
+                callId: text(start.call_session_id),
+                // Telnyx's start names no account VCA could compare (user_id is not configured).
+                accountId: undefined,
+                callRecordId: decodeClientState(start.client_state),
+                unsupportedAudio: unsupportedAudio(start.media_format),
+              },
+            },
+          ];
+        }
+        case 'media': {
+          const payload = text(message.media?.payload);
+          // Only the caller's side (stream_track inbound_track); an outbound track would be our own audio.
+          const track = message.media?.track;
+          if (!payload || (track !== undefined && track !== 'inbound' && track !== 'inbound_track')) return [];
+          try {
+            return [{ type: 'audio', ulaw: fromBase64(payload) }];
+          } catch {
+            return [];
+          }
+        }
+        case 'dtmf': {
+          const digit = text(message.dtmf?.digit);
+          return digit && /^[0-9*#A-D]$/.test(digit) ? [{ type: 'dtmf', digit }] : [];
+        }
+        case 'error': {
+          const code = message.payload?.code;
+          return [
+            { type: 'carrier_error', code: typeof code === 'number' || typeof code === 'string' ? String(code).slice(0, 16) : 'unknown' },
+          ];
+        }
+        case 'stop':
+          stopped = true;
+          return [{ type: 'hangup' }];
+        default:
+          // `connected` says nothing the upgrade did not; `mark` only echoes marks, which we never send.
+          return [] satisfies CarrierEvent[];
+      }
+    },
+    audio(ulaw) {
+      const messages: string[] = [];
+      for (let offset = 0; offset < ulaw.length; offset += FRAME_BYTES) {
+        messages.push(JSON.stringify({ event: 'media', media: { payload: toBase64(ulaw.subarray(offset, offset + FRAME_BYTES)) } }));
+      }
+      return messages;
+    },
+    clear: () => [JSON.stringify({ event: 'clear' })],
+    // Nothing on the socket ends a Telnyx call: endCall does, through the API.
+    hangup: () => [],
+    async endCall({ settings, callRecordId, log }) {
+      if (stopped || endRequested || !callControlId) return;
+      endRequested = true;
+      const telnyx = telnyxSettings(settings);
+      if (!telnyx.ok) {
+        log.error('[CALL SESSION] cannot hang up the Telnyx call: Telnyx is not configured', { missing: telnyx.missing.join(',') });
+        return;
+      }
+      const result = await telnyxCallCommand(telnyx.telnyx, callControlId, 'hangup', {
+        command_id: await hangupCommandId(callRecordId),
+      });
+      // A call that already ended (the caller hung up meanwhile) needs nothing more.
+      if (result.ok || result.reason === 'call_gone') return;
+      log.error('[CALL SESSION] the Telnyx hang-up failed', { reason: result.reason, status: result.status, code: result.code });
+    },
+  };
+}
+
+/** client_state as VCA set it in the answer command: base64 of the call record id. */
+function decodeClientState(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 200) return undefined;
+  try {
+    return atob(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** undefined when the stream is 8 kHz mono μ-law (or does not say); otherwise what it is. */
+function unsupportedAudio(format: NonNullable<TelnyxMessage['start']>['media_format']): string | undefined {
+  if (!format || typeof format !== 'object') return undefined;
+  const { encoding, sample_rate: rate, channels } = format;
+  const ulaw = encoding === undefined || (typeof encoding === 'string' && ULAW.has(encoding));
+  const eightKhz = rate === undefined || Number(rate) === 8000;
+  const mono = channels === undefined || Number(channels) === 1;
+  return ulaw && eightKhz && mono
+    ? undefined
+    : `${String(encoding).slice(0, 32)}/${String(rate).slice(0, 8)}/${String(channels).slice(0, 4)}`;
+}
+
+/**
+ * The command_id of the session's hang-up: derived from the call record alone (a UUID from
+ * SHA-256 of it), so a repeated hang-up for the call is one command at Telnyx, and distinct from
+ * any other command VCA sends the call.
+ */
+export async function hangupCommandId(callRecordId: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`vca session hangup|${callRecordId}`)));
+  const bytes = digest.slice(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80; // version 8: custom
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function parse(data: string): TelnyxMessage | undefined {
+  try {
+    const message = JSON.parse(data) as unknown;
+    return message && typeof message === 'object' ? (message as TelnyxMessage) : undefined;
+  } catch {
+    return undefined;
+  }
+}
