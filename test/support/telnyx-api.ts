@@ -46,8 +46,11 @@ export interface TelnyxApi {
   commands: TelnyxCommand[];
   /** Calls that have ended: commands on them are 422 (90018). A hangup command ends its call. */
   ended: Set<string>;
-  /** When set, commands and number requests (only those with `method`, if given) are answered with this error. */
-  refuse: { status: number; code: string; title: string; method?: 'GET' | 'PATCH' | 'POST' } | undefined;
+  /**
+   * When set, requests are answered with this error: all of them, or only those with `method`,
+   * or only the commands with `action` (answer, reject, …).
+   */
+  refuse: { status: number; code: string; title: string; method?: 'GET' | 'PATCH' | 'POST'; action?: string } | undefined;
   /** The account's numbers, by E.164. */
   numbers: Map<string, FakeTelnyxNumber>;
   /** True: a number asked about is the account's (created on first sight). False: only `numbers`. */
@@ -119,9 +122,12 @@ export async function startTelnyxApi(apiKey = TELNYX_API_KEY): Promise<TelnyxApi
     const error = (status: number, code: string, title: string, detail = title) => answer(status, { errors: [{ code, title, detail }] });
 
     if (request.headers.authorization !== `Bearer ${apiKey}`) return error(401, '10009', 'Authentication failed');
-    if (api.refuse && (!api.refuse.method || api.refuse.method === request.method)) {
-      return error(api.refuse.status, api.refuse.code, api.refuse.title);
-    }
+    const command = /^\/v2\/calls\/([^/]+)\/actions\/([a-z_]+)$/.exec(url.pathname);
+    const refused =
+      api.refuse &&
+      (!api.refuse.method || api.refuse.method === request.method) &&
+      (!api.refuse.action || api.refuse.action === command?.[2]);
+    if (api.refuse && refused) return error(api.refuse.status, api.refuse.code, api.refuse.title);
 
     if (request.method === 'GET' && url.pathname === '/v2/phone_numbers') {
       // "Requires at least three digits. Non-numerical characters will result in no values being returned."
@@ -146,7 +152,6 @@ export async function startTelnyxApi(apiKey = TELNYX_API_KEY): Promise<TelnyxApi
       return answer(200, { data: number });
     }
 
-    const command = /^\/v2\/calls\/([^/]+)\/actions\/([a-z_]+)$/.exec(url.pathname);
     if (request.method === 'POST' && command) {
       const callControlId = decodeURIComponent(command[1] as string);
       const action = command[2] as string;
