@@ -274,6 +274,12 @@ describe('call.initiated with the database down', () => {
     expect(response.body).toMatchObject({ outcome: 'busy', reason: 'database_unavailable' });
     expect(telnyxApi.commandsFor(call.call_control_id)).toMatchObject([{ action: 'reject', body: { cause: 'USER_BUSY' } }]);
   });
+
+  it('answers 503 to call.answered and call.hangup, so that Telnyx delivers them again later', async () => {
+    const call = telnyxCall(randomDid());
+    expectProblem(await sendTelnyxEvent(callAnswered(call), { baseUrl: down.url }), 503, 'database_unavailable');
+    expectProblem(await sendTelnyxEvent(callHangup(call, 'normal_clearing'), { baseUrl: down.url }), 503, 'database_unavailable');
+  });
 });
 
 describe('call.answered and call.hangup', () => {
