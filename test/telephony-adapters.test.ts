@@ -1,15 +1,17 @@
 // The telephony adapter layer as plain objects, without the Worker. TataTelephonyAdapter's
-// database path (onInboundCall with a real number) is covered through the HTTP ingest, and
-// TwilioTelephonyAdapter's through the voice webhook; its REST calls are tested here against the
-// local stand-in for Twilio's API.
+// database path (onInboundCall with a real number) is covered through the HTTP ingest,
+// TwilioTelephonyAdapter's through the voice webhook and TelnyxTelephonyAdapter's through the Call
+// Control webhook; their REST calls are tested here against the local stand-ins for the carriers' APIs.
 import { describe, expect, it } from 'vitest';
 import { normalizeDid } from '../contract/phone.ts';
 import { freePort } from '../tools/free-port.ts';
 import type { Database } from '../worker/lib/db.ts';
 import { type InboundCall, ManualProvisioningError, ProviderError, type TelephonyAdapter } from '../worker/telephony/adapter.ts';
 import { TataTelephonyAdapter } from '../worker/telephony/tata.ts';
+import { TelnyxTelephonyAdapter } from '../worker/telephony/telnyx.ts';
 import { TwilioTelephonyAdapter } from '../worker/telephony/twilio.ts';
-import { TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } from './support/constants.ts';
+import { TELNYX_API_KEY, TELNYX_CONNECTION_ID, TELNYX_PUBLIC_KEY, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } from './support/constants.ts';
+import { startTelnyxApi } from './support/telnyx-api.ts';
 import { startTwilioApi } from './support/twilio-api.ts';
 
 const TENANT_A = '0b9c5f5e-3d43-4a43-9a8e-6f1f3c1b2a10';
@@ -157,5 +159,66 @@ describe('TwilioTelephonyAdapter', () => {
     }
     const gone = new TwilioTelephonyAdapter(settings(`http://127.0.0.1:${await freePort()}`));
     await expect(gone.registerNumber(TENANT_A, NUMBER_A, '+14155550100')).rejects.toMatchObject({ reason: 'unreachable' });
+  });
+});
+
+describe('TelnyxTelephonyAdapter', () => {
+  const settings = (apiBaseUrl: string) => ({
+    apiKey: TELNYX_API_KEY,
+    publicKey: new Uint8Array(Buffer.from(TELNYX_PUBLIC_KEY, 'base64')),
+    connectionId: TELNYX_CONNECTION_ID,
+    publicBaseUrl: 'https://vca.example.com',
+    apiBaseUrl,
+  });
+
+  it('registers and unregisters through the contract, saying what Telnyx now has', async () => {
+    const telnyxApi = await startTelnyxApi();
+    try {
+      const adapter: TelephonyAdapter = new TelnyxTelephonyAdapter(settings(telnyxApi.url));
+      const registered = await adapter.registerNumber(TENANT_A, NUMBER_A, '+14155550100');
+      expect(registered).toEqual({
+        tenant_id: TENANT_A,
+        phone_number_id: NUMBER_A,
+        did_number: '+14155550100',
+        provider: 'telnyx',
+        details: { telnyx_phone_number_id: telnyxApi.number('+14155550100').id, connection_id: TELNYX_CONNECTION_ID },
+      });
+      const unregistered = await adapter.unregisterNumber(TENANT_A, NUMBER_A, '+14155550100');
+      expect(unregistered.details).toMatchObject({ connection_id: null });
+      expect(telnyxApi.number('+14155550100').connection_id).toBeNull();
+    } finally {
+      await telnyxApi.close();
+    }
+  });
+
+  it('fails with a ProviderError that says why: not in the account, refused, unreachable', async () => {
+    const telnyxApi = await startTelnyxApi();
+    try {
+      const adapter = new TelnyxTelephonyAdapter(settings(telnyxApi.url));
+      telnyxApi.ownsEveryNumber = false;
+      await expect(adapter.registerNumber(TENANT_A, NUMBER_A, '+14155550100')).rejects.toMatchObject({
+        name: 'ProviderError',
+        provider: 'telnyx',
+        operation: 'registerNumber',
+        reason: 'not_in_account',
+      });
+      telnyxApi.ownsEveryNumber = true;
+      telnyxApi.refuse = { method: 'PATCH', status: 403, code: '10010', title: 'Forbidden' };
+      const refused = await adapter.registerNumber(TENANT_A, NUMBER_A, '+14155550100').catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ProviderError);
+      expect(refused).toMatchObject({ reason: 'refused', message: expect.stringContaining('HTTP 403, error 10010') });
+    } finally {
+      await telnyxApi.close();
+    }
+    const gone = new TelnyxTelephonyAdapter(settings(`http://127.0.0.1:${await freePort()}`));
+    await expect(gone.unregisterNumber(TENANT_A, NUMBER_A, '+14155550100')).rejects.toMatchObject({ reason: 'unreachable' });
+  });
+
+  it('needs a database for onInboundCall only', async () => {
+    const adapter = new TelnyxTelephonyAdapter(settings('http://127.0.0.1:1'));
+    expect(() => adapter.onInboundCall(inboundCall(DID_A))).toThrow(/needs a database/);
+    await expect(
+      new TelnyxTelephonyAdapter(settings('http://127.0.0.1:1'), untouchableDb()).onInboundCall(inboundCall(DID_A)),
+    ).rejects.toThrow(/database was touched/);
   });
 });

@@ -14,6 +14,7 @@ import { registerPhoneNumberRoutes } from './routes/phone-numbers/index.ts';
 import { registerRoot } from './routes/root.ts';
 import { registerTelephonyRoutes } from './routes/telephony/index.ts';
 import { registerTenantRoutes } from './routes/tenants/index.ts';
+import { registerTelnyxWebhooks } from './routes/webhooks/telnyx/index.ts';
 import { registerTwilioWebhooks } from './routes/webhooks/twilio/index.ts';
 
 const app = createApp();
@@ -38,6 +39,7 @@ registerAuditEventRoutes(app);
 
 registerTelephonyRoutes(app);
 registerTwilioWebhooks(app);
+registerTelnyxWebhooks(app);
 registerMediaRoutes(app);
 
 export default app;

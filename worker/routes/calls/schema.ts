@@ -15,9 +15,11 @@ export const CallSchema = z
     status: z.enum(callStatus.enumValues),
     caller_number: z.string().nullable().openapi({ description: 'As the caller presented it; never used for routing.' }),
     called_number: z.string().openapi({ description: 'E.164' }),
-    external_call_id: z.string().openapi({ description: 'The carrier’s call id: Asterisk’s UNIQUEID, or Twilio’s CallSid.' }),
+    external_call_id: z
+      .string()
+      .openapi({ description: 'The carrier’s call id: Asterisk’s UNIQUEID, Twilio’s CallSid, or Telnyx’s call_session_id.' }),
     carrier: z.enum(providerType.enumValues).openapi({
-      description: 'The carrier the call came through: its number’s provider type (`generic`: Tata through Asterisk; `twilio`).',
+      description: 'The carrier the call came through: its number’s provider type (`generic`: Tata through Asterisk; `twilio`; `telnyx`).',
     }),
     started_at: timestamp,
     answered_at: timestamp.nullable(),

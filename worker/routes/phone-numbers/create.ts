@@ -16,7 +16,7 @@ const route = createRoute({
   tags: ['Phone numbers'],
   summary: 'Attach a phone number (DID) to a tenant',
   description:
-    'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409. A `twilio` number must be a number of the configured Twilio account: attaching it active points its voice URL and status callback at VCA through Twilio’s REST API (attaching it inactive takes them off), before the change is committed — if Twilio refuses or cannot be reached, the answer is 502 `provider_error` and nothing is created. Twilio not configured → 400 `twilio_not_configured`. `generic` numbers are routed by hand on the trunk.',
+    'The DID is normalised to E.164 and must be unique across all tenants: a duplicate, in any format, is 409. A `twilio` number must be a number of the configured Twilio account: attaching it active points its voice URL and status callback at VCA through Twilio’s REST API (attaching it inactive takes them off), before the change is committed — if Twilio refuses or cannot be reached, the answer is 502 `provider_error` and nothing is created. Twilio not configured → 400 `twilio_not_configured`. A `telnyx` number must be a number of the configured Telnyx account: attaching it active assigns it to VCA’s Call Control application (`TELNYX_CONNECTION_ID`) through Telnyx’s number API (attaching it inactive takes it off that application), with the same 502 `provider_error` when Telnyx refuses or cannot be reached; Telnyx not configured → 400 `telnyx_not_configured`. `generic` numbers are routed by hand on the trunk.',
   security: bearerSecurity,
   // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
   middleware: [operatorOnly] as const,

@@ -9,7 +9,8 @@ export const PhoneNumberSchema = z
     tenant_id: z.uuid(),
     did_number: z.string().openapi({ description: 'E.164', example: '+919876543210' }),
     provider_type: z.enum(providerType.enumValues).openapi({
-      description: '`generic`: the Tata trunk through Asterisk and the bridge. `twilio`: a number of the configured Twilio account.',
+      description:
+        '`generic`: the Tata trunk through Asterisk and the bridge. `twilio`: a number of the configured Twilio account. `telnyx`: a number of the configured Telnyx account, assigned to VCA’s Call Control application.',
     }),
     is_active: z.boolean(),
     created_at: z.iso.datetime(),
@@ -26,7 +27,8 @@ export const CreatePhoneNumberBody = z
       example: '+919876543210',
     }),
     provider_type: z.enum(providerType.enumValues).optional().openapi({
-      description: 'Default: generic. `twilio` registers the number with the configured Twilio account (see the operation’s description).',
+      description:
+        'Default: generic. `twilio` registers the number with the configured Twilio account, `telnyx` assigns it to VCA’s Call Control application (TELNYX_CONNECTION_ID) in the configured Telnyx account (see the operation’s description).',
     }),
     is_active: z.boolean().optional().openapi({ description: 'Default: true' }),
   })

@@ -16,7 +16,7 @@ const route = createRoute({
   tags: ['Phone numbers'],
   summary: 'Activate or deactivate a phone number',
   description:
-    'Only `is_active` can change. An inactive number’s calls are rejected. For a `twilio` number, activating registers it with Twilio (voice URL and status callback point at VCA) and deactivating takes that off, before the change is committed: if Twilio refuses or cannot be reached, the answer is 502 `provider_error` and nothing changes.',
+    'Only `is_active` can change. An inactive number’s calls are rejected. For a `twilio` number, activating registers it with Twilio (voice URL and status callback point at VCA) and deactivating takes that off; for a `telnyx` number, activating assigns it to VCA’s Call Control application and deactivating takes it off (only if it is still assigned to VCA’s). Both happen before the change is committed: if the carrier refuses or cannot be reached, the answer is 502 `provider_error` and nothing changes.',
   security: bearerSecurity,
   // Numbers are provisioned on the trunk by the operator; a tenant claiming one would take its calls.
   middleware: [operatorOnly] as const,
