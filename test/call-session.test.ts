@@ -399,6 +399,26 @@ describe('a bridge call whose record has not arrived yet', () => {
     expect((await emulatorSessions()).length).toBe(before);
   });
 
+  it('takes a PBX call id of any printable characters, signed as the bridge sends it', async () => {
+    const { call } = await unrecordedCall({ greeting: 'Hi.' });
+    const session = await connect({ ...call, route: { ...call.route, callId: `1790000000.7'"<>%25+&=#?~\\` } });
+    await session.until('the greeting', () => session.audioBytes() > 0);
+    session.hangUp();
+  });
+
+  it('answers 400 to a signed request with half a route', async () => {
+    const { call } = await unrecordedCall();
+    const query = new URLSearchParams({ tenant_id: call.tenantId, phone_number_id: call.route.phoneNumberId });
+    const sendTarget = `/internal/media/asterisk/${call.callRecordId}?${query}`;
+    const signed = await openMediaSession({
+      workerUrl: inject('workerUrl'),
+      callRecordId: call.callRecordId,
+      tenantId: call.tenantId,
+      signTarget: sendTarget,
+    });
+    expect(signed).toMatchObject({ ok: false, status: 400, body: expect.stringContaining('call_id') });
+  });
+
   it('refuses a route naming a suspended tenant (403), another tenant’s profile or number, or no profile at all', async () => {
     const { call } = await unrecordedCall();
     const other = await unrecordedCall();

@@ -30,21 +30,25 @@ export interface MediaSessionOptions {
   secret?: string | null;
   /** Change the signed target after signing (a signature moved to another call). */
   sendTarget?: string;
+  /** Sign and send this target instead of the route's (a request the bridge would not make). */
+  signTarget?: string;
 }
 
 export type Opened = { ok: true; session: MediaSession } | { ok: false; status: number; body: string };
 
 /** Opens the socket; a refused upgrade answers its status and body instead. */
 export async function openMediaSession(options: MediaSessionOptions): Promise<Opened> {
-  const target = options.route
-    ? asteriskMediaTarget({
-        call_record_id: options.callRecordId,
-        tenant_id: options.tenantId,
-        phone_number_id: options.route.phoneNumberId,
-        ai_profile_id: options.route.aiProfileId,
-        call_id: options.route.callId,
-      })
-    : `${ASTERISK_MEDIA_PREFIX}${options.callRecordId}?${new URLSearchParams({ tenant_id: options.tenantId })}`;
+  const target = options.signTarget
+    ? options.signTarget
+    : options.route
+      ? asteriskMediaTarget({
+          call_record_id: options.callRecordId,
+          tenant_id: options.tenantId,
+          phone_number_id: options.route.phoneNumberId,
+          ai_profile_id: options.route.aiProfileId,
+          call_id: options.route.callId,
+        })
+      : `${ASTERISK_MEDIA_PREFIX}${options.callRecordId}?${new URLSearchParams({ tenant_id: options.tenantId })}`;
   const secret = options.secret === undefined ? SIGNING_SECRETS[0] : options.secret;
   const headers = secret ? { ...(await webhookHeaders(secret, mediaSignedContent(target))) } : {};
   const url = `${options.workerUrl.replace(/^http/, 'ws')}${options.sendTarget ?? target}`;
