@@ -100,8 +100,10 @@ interface StoredSession {
   ended: boolean;
   /** Past this, a session still open was lost (evicted mid-call): its end is written as `error`. */
   backstopAt?: number;
-  /** Retries of a write the database did not take (no row yet, or unreachable). */
+  /** Retries of a write the database did not take (no row yet, or unreachable); counted again from the end. */
   retry?: { attempt: number };
+  /** Since when the records have waited for the call's row (ms), if they have. */
+  waitingSince?: number;
 }
 
 interface AgentItem {
@@ -250,7 +252,7 @@ export class CallSession extends DurableObject<Bindings> {
     await this.ctx.storage.put('session', this.#stored);
     await this.ctx.storage.setAlarm(backstopAt);
     // Not waited for: the greeting does not wait on the database.
-    this.ctx.waitUntil(this.#writeRecords());
+    this.ctx.waitUntil(this.#writeRecords().catch(() => {}));
   }
 
   /** The carrier's start named its stream: it must be this call's (the carrier's call id, account and our call record id). */
@@ -523,7 +525,7 @@ export class CallSession extends DurableObject<Bindings> {
     // The end is kept first, then written: an eviction or a missing row loses nothing.
     stored.end = { at, reason, summary };
     stored.retry = undefined;
-    await this.#writeRecords();
+    await this.#writeRecords().catch(() => {});
     this.#log.info('[CALL SESSION] ended', {
       reason,
       seconds: Math.round((at - stored.startedAt) / 1000),
@@ -537,14 +539,15 @@ export class CallSession extends DurableObject<Bindings> {
 
   /**
    * Writes what is still to be written, the start before the end, one writer at a time; then sets
-   * the alarm for what is left: a retry (backoff), the backstop of a running call, or none.
+   * the alarm for what is left: a retry (backoff), the backstop of a running call, or none. Rejects
+   * when the object's own storage failed (an alarm then is retried by the runtime).
    */
   #writeRecords(): Promise<void> {
     const next = this.#writing.then(() => this.#writePending());
     this.#writing = next.catch((error) =>
       this.#log.error('[CALL SESSION] could not keep the call records', { error: error instanceof Error ? error.name : 'unknown' }),
     );
-    return this.#writing;
+    return next;
   }
 
   async #writePending(): Promise<void> {
@@ -568,8 +571,14 @@ export class CallSession extends DurableObject<Bindings> {
     }
     const now = Date.now();
     if (stored.ended) {
-      if (stored.retry) this.#log.info('[CALL SESSION] records written', { attempts: stored.retry.attempt + 1 });
+      if (stored.waitingSince !== undefined) {
+        this.#log.info('[CALL SESSION] records written', { waited_seconds: Math.round((now - stored.waitingSince) / 1000) });
+      }
+      // Postgres has them now: the object's storage keeps no copy of what was said.
+      stored.turns = [];
+      stored.end = undefined;
       stored.retry = undefined;
+      stored.waitingSince = undefined;
       await this.ctx.storage.put('session', stored);
       await this.ctx.storage.deleteAlarm();
       return;
@@ -583,7 +592,8 @@ export class CallSession extends DurableObject<Bindings> {
     }
     if (now - stored.startedAt >= RECORD_WAIT_MAX_MS) return this.#dropRecords(stored);
     const attempt = stored.retry?.attempt ?? 0;
-    if (attempt === 0 && missing) {
+    if (missing && stored.waitingSince === undefined) {
+      stored.waitingSince = now;
       this.#log.info('[CALL SESSION] the call record has not arrived: the records wait in storage', {
         start: stored.startPending === true,
         end: end?.reason ?? null,
@@ -598,7 +608,6 @@ export class CallSession extends DurableObject<Bindings> {
   async #dropRecords(stored: StoredSession): Promise<void> {
     this.#log.error('[CALL SESSION] records dropped: the call record never arrived', {
       waited_hours: Math.round((Date.now() - stored.startedAt) / 3_600_000),
-      attempts: stored.retry?.attempt ?? 0,
       start: stored.startPending === true,
       end: stored.end?.reason ?? null,
       turns: stored.turns.length,
@@ -640,7 +649,7 @@ export class CallSession extends DurableObject<Bindings> {
   async #recordRefused(tenantId: string, callId: string, reason: SessionEndReason): Promise<void> {
     const at = Date.now();
     this.#stored = { tenantId, callId, startedAt: at, turns: [], end: { at, reason, summary: null }, ended: false };
-    await this.#writeRecords();
+    await this.#writeRecords().catch(() => {});
   }
 
   /** One database connection per write: written, no call row (yet), or failed (the alarm tries again). */
@@ -701,7 +710,8 @@ export class CallSession extends DurableObject<Bindings> {
 
   #addTurn(role: TranscriptTurn['role'], text: string, offsetMs: number): TranscriptTurn | undefined {
     const stored = this.#stored;
-    if (!stored) return undefined;
+    // Once the end is kept, the transcript is what it wrote (or will write).
+    if (!stored || stored.end || stored.ended) return undefined;
     const turn = { role, text, offset_ms: Math.max(0, Math.round(offsetMs)) };
     stored.turns.push(turn);
     this.#persist();
