@@ -10,8 +10,7 @@
 // An event the Worker fails on by itself (500) backs off alone and is set aside after
 // MAX_EVENT_ATTEMPTS; permanent refusals (400, 413) go to the dead letters at once. Either way the
 // rest flows on. Calls the bridge routed from its table (inbound-routed) always travel through
-// /inbound/batch, in batches like call-ended events; each one recorded is reported (onRecorded),
-// so that its media hand-off may go ahead.
+// /inbound/batch, in batches like call-ended events.
 import { CALL_ENDED_BATCH_MAX, INBOUND_BATCH_MAX, type InboundBatchAnswer, type RoutedInboundAnswer } from '../contract/ingest.ts';
 import type { ForwardResult } from './forwarder.ts';
 import { log } from './log.ts';
@@ -32,8 +31,6 @@ export interface DeliveryOptions {
   idlePollMs?: number;
   /** After a Worker without the batch endpoint, how long to deliver one by one before asking again. */
   batchRecheckMs?: number;
-  /** A call the bridge routed from its table is recorded at the Worker (by its call record id). */
-  onRecorded?: (callRecordId: string) => void;
   /** The Worker takes events again after a pause: whatever else waits on it can go now too. */
   onResumed?: () => void;
 }
@@ -100,7 +97,6 @@ export class Deliverer {
       probeIntervalMs: PROBE_INTERVAL_MS,
       idlePollMs: IDLE_POLL_MS,
       batchRecheckMs: BATCH_RECHECK_MS,
-      onRecorded: () => {},
       onResumed: () => {},
       ...options,
     };
@@ -269,7 +265,7 @@ export class Deliverer {
   }
 
   /**
-   * The Worker's answers to routed calls: each recorded one is delivered and reported; one it
+   * The Worker's answers to routed calls: each recorded one is delivered; one it
    * refused (its DID no longer belongs to the route the bridge used) is kept in dead_letters.
    */
   #recorded(events: SpooledEvent[], results: RoutedInboundAnswer[]): void {
@@ -287,7 +283,6 @@ export class Deliverer {
             recorded_as: result.call_record_id,
           });
         }
-        this.#options.onRecorded(call.call_record_id);
         return;
       }
       const reason = `the Worker refused the routed call: ${result?.code ?? 'no answer'}`;

@@ -36,7 +36,6 @@ const deliverer = new Deliverer(spool, forwarder, {
   retryBaseMs: config.BRIDGE_RETRY_BASE_MS,
   retryMaxMs: config.BRIDGE_RETRY_MAX_MS,
   concurrency: config.BRIDGE_DELIVERY_CONCURRENCY,
-  onRecorded: (callRecordId) => routes.recorded(callRecordId),
   // Declared below; only called once deliveries run, after both have started.
   onResumed: () => routeSync.wake(),
 });
@@ -58,12 +57,7 @@ const router = new Router({
 // The calls routed before a restart whose audio may still arrive: a hand-off follows its
 // /inbound within seconds, but a restart in between no longer forgets the route.
 answered.prune();
-const unrecorded = new Set(spool.pendingCallIds('inbound-routed'));
-for (const call of answered.since(Date.now() - Math.min(ROUTED_CALL_TTL_MS, ANSWERS_KEPT_MS))) {
-  routes.remember({ call_record_id: call.call_record_id, tenant_id: call.tenant_id, call_id: call.call_id }, call.answered_at, {
-    recorded: !unrecorded.has(call.call_id),
-  });
-}
+for (const call of answered.since(Date.now() - Math.min(ROUTED_CALL_TTL_MS, ANSWERS_KEPT_MS))) routes.remember(call, call.answered_at);
 
 // Kept two hours for repeats and restarts; pruned every ten minutes.
 setInterval(() => answered.prune(), 10 * 60 * 1000).unref();

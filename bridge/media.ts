@@ -1,7 +1,8 @@
 // The media relay. Asterisk's chan_websocket connects to GET /media (subprotocol "media") once per
 // call it hands over; the first message, the JSON MEDIA_START, names the call in its channel
 // variables. The bridge opens a session only for a call it routed itself (RoutedCalls), with the
-// tenant it routed it to, over one signed WebSocket to the Worker's /internal/media/asterisk/{id};
+// route it answered (tenant, number, profile), over one signed WebSocket to the Worker's
+// /internal/media/asterisk/{id}: at once, also for a call whose record is still in the spool;
 // Asterisk gets ANSWER only once the Worker's 101 says the session is ready. From then on the
 // relay passes chan_websocket's own messages both ways unchanged (the Worker speaks Asterisk's
 // protocol), holding audio towards Asterisk while it says MEDIA_XOFF, and with every buffer
@@ -166,8 +167,6 @@ class MediaSession {
   #mediaStart: Buffer | undefined;
   #worker: WebSocket | undefined;
   #wasLive = false;
-  /** Waiting for the Worker to have the call's record (a call routed from the table). */
-  #awaitingRecord = false;
 
   #early: Item[] = [];
   #xoff = false;
@@ -191,10 +190,7 @@ class MediaSession {
     this.#asterisk = asterisk;
     this.#context = context;
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
-    this.#deadline = setTimeout(
-      () => this.#end('start_timeout', this.#awaitingRecord ? 'the Worker has no record of the call yet' : undefined),
-      context.options.startMs,
-    );
+    this.#deadline = setTimeout(() => this.#end('start_timeout'), context.options.startMs);
     asterisk.on('message', (data, binary) => this.#fromAsterisk(toBuffer(data), binary));
     asterisk.on('error', () => {}); // 'close' follows
     asterisk.on('close', () => {
@@ -283,15 +279,9 @@ class MediaSession {
   // ---- the Worker's socket
 
   async #connect(route: CallRoute): Promise<void> {
-    // A call routed from the table is answered before the Worker has its record, and the session
-    // loads that record: its spooled record goes first (within milliseconds while the Worker is
-    // up). The start deadline covers the wait.
-    this.#awaitingRecord = true;
-    const recorded = await this.#context.options.routes.whenRecorded(route.call_record_id, this.#context.options.startMs);
-    this.#awaitingRecord = false;
-    if (this.#phase !== 'connecting') return;
-    if (!recorded) return this.#end('start_timeout', 'the Worker has no record of the call yet');
-    const target = asteriskMediaTarget({ call_record_id: route.call_record_id, tenant_id: route.tenant_id });
+    // The whole route goes, signed: the Worker's session needs no call row to start (a call
+    // routed from the table may still have its record in the spool), and writes once it exists.
+    const target = asteriskMediaTarget(route);
     let headers: Record<string, string>;
     try {
       headers = { ...(await webhookHeaders(this.#context.options.secret, mediaSignedContent(target))) };

@@ -96,11 +96,7 @@ export class Router {
     } finally {
       this.#committing.delete(key);
     }
-    this.#parts.routes.remember(
-      { call_record_id: answered.call_record_id, tenant_id: answered.tenant_id, call_id: answered.call_id },
-      answered.answered_at,
-      { recorded: false },
-    );
+    this.#parts.routes.remember(answered, answered.answered_at);
     this.#parts.onSpooled();
     return { status: 'success', call: answered, replay: false };
   }

@@ -134,13 +134,13 @@ async function inboundFromWorker(
     deliverer.workerAnswered();
     const body = result.body;
     if (body.status === 'success') {
-      // Only a call routed here may hand its audio over (media.ts), and only to this tenant.
-      routes.remember({ call_record_id: body.call_record_id, tenant_id: body.tenant_id, call_id: call.call_id });
       // So that the same call asked again from the table gets the same id. Not waited for: the
       // Worker has the record already, this is only the bridge's memory of it.
       const answered = router.rememberWorkerAnswer(call, body, (error) =>
         log.error('[INBOUND CALL] cannot remember the answer', { call_id: call.call_id, error: errorText(error) }),
       );
+      // Only a call routed here may hand its audio over (media.ts), and only with this route.
+      routes.remember(answered);
       log.info('[INBOUND CALL] routed', { ...context, call_record_id: body.call_record_id, tenant_id: body.tenant_id });
       return answerRouted(response, answered);
     }

@@ -114,13 +114,6 @@ export class SpoolQueue {
     return this.#oldest.all(limit) as unknown as SpooledEvent[];
   }
 
-  /** The calls with a pending event of this kind. */
-  pendingCallIds(kind: EventKind): string[] {
-    return (this.#db.prepare('select distinct call_id from pending where kind = ?').all(kind) as { call_id: string }[]).map(
-      (row) => row.call_id,
-    );
-  }
-
   /** When the soonest pending event may be tried, or null when nothing is pending. */
   nextAttemptAt(): number | null {
     return (this.#nextAttempt.get() as { at: number | null }).at;

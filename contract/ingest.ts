@@ -29,7 +29,7 @@ const nonNegativeInteger = (max: number) =>
     .pipe(z.number().int().min(0).max(max));
 
 /** The PBX's id of the call (Asterisk ${UNIQUEID}, e.g. "1706556789.123"). */
-const callId = z
+export const PbxCallId = z
   .string()
   .trim()
   .min(1)
@@ -42,13 +42,13 @@ export const InboundCallPayload = z.strictObject({
   // Caller-controlled text: stored as received, never used for routing.
   caller_number: storableText(z.string().max(64)).optional().nullable(),
   called_number: calledNumber,
-  call_id: callId,
+  call_id: PbxCallId,
   timestamp: epochSeconds,
 });
 export type InboundCallPayload = z.output<typeof InboundCallPayload>;
 
 export const CallEndedPayload = z.strictObject({
-  call_id: callId,
+  call_id: PbxCallId,
   called_number: calledNumber,
   ended_at: epochSeconds,
   duration_seconds: nonNegativeInteger(7 * 24 * 3600),

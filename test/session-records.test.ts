@@ -73,6 +73,7 @@ describe('loadSessionContext', () => {
         language: 'en-IN',
         maxDurationSeconds: 300,
       },
+      recorded: true,
     });
   });
 
@@ -140,6 +141,90 @@ describe('loadSessionContext', () => {
   });
 });
 
+describe('loadSessionContext with the route a signed media request carries', () => {
+  const route = (phone: { id: string }, aiProfileId: string | null, externalCallId = `1790000000.${randomUUID().slice(0, 6)}`) => ({
+    phoneNumberId: phone.id,
+    aiProfileId,
+    externalCallId,
+  });
+
+  it('answers a call whose row has not arrived: the route’s profile, and that there is no row yet', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    await createAiProfile(tenant.id, { name: 'Default desk', is_default: true });
+    const routed = await createAiProfile(tenant.id, { name: 'Night desk', greeting: 'Good evening.' });
+    const callId = randomUUID();
+    const signed = route(phone, routed.id);
+    expect(await loadSessionContext(db, tenant.id, callId, signed)).toMatchObject({
+      ok: true,
+      tenantId: tenant.id,
+      callId,
+      externalCallId: signed.externalCallId,
+      profile: { id: routed.id, name: 'Night desk', greeting: 'Good evening.' },
+      recorded: false,
+    });
+    // Routed with no profile: the tenant's default now.
+    expect(await loadSessionContext(db, tenant.id, callId, route(phone, null))).toMatchObject({
+      ok: true,
+      profile: { name: 'Default desk' },
+      recorded: false,
+    });
+    // Without the route, the same call is unknown.
+    expect(await loadSessionContext(db, tenant.id, callId)).toEqual({ ok: false, reason: 'unknown_call' });
+  });
+
+  it('refuses a route with another tenant’s number (unknown_call) or profile (no_ai_profile), and an inactive tenant', async () => {
+    const mine = await tenantWithNumber();
+    const theirs = await tenantWithNumber();
+    const myProfile = await createAiProfile(mine.tenant.id, { is_default: true });
+    const theirProfile = await createAiProfile(theirs.tenant.id, { is_default: true, system_prompt: 'Their secret instructions.' });
+    const callId = randomUUID();
+    expect(await loadSessionContext(db, mine.tenant.id, callId, route(theirs.phone, myProfile.id))).toEqual({
+      ok: false,
+      reason: 'unknown_call',
+    });
+    expect(await loadSessionContext(db, mine.tenant.id, callId, route(mine.phone, theirProfile.id))).toEqual({
+      ok: false,
+      reason: 'no_ai_profile',
+    });
+    expect(await loadSessionContext(db, randomUUID(), callId, route(mine.phone, myProfile.id))).toEqual({
+      ok: false,
+      reason: 'unknown_call',
+    });
+    for (const status of ['suspended', 'deleted']) {
+      await api('PATCH', `/api/tenants/${mine.tenant.id}`, { body: { status } });
+      expect(await loadSessionContext(db, mine.tenant.id, callId, route(mine.phone, myProfile.id))).toEqual({
+        ok: false,
+        reason: 'tenant_inactive',
+      });
+    }
+  });
+
+  it('takes a row that agrees with the route, and refuses one that does not (route_mismatch) or has ended', async () => {
+    const { tenant, phone } = await tenantWithNumber();
+    const other = await createPhoneNumber(tenant.id);
+    const profile = await createAiProfile(tenant.id, { is_default: true });
+    const second = await createAiProfile(tenant.id, { name: 'Second' });
+    const callId = await insertCall(tenant.id, phone, { ai_profile_id: profile.id });
+    const { rows } = await sql('select external_call_id from calls where id = $1', [callId]);
+    const agreeing = route(phone, profile.id, rows[0].external_call_id);
+    expect(await loadSessionContext(db, tenant.id, callId, agreeing)).toMatchObject({
+      ok: true,
+      profile: { id: profile.id },
+      recorded: true,
+    });
+    for (const disagreeing of [
+      { ...agreeing, phoneNumberId: other.id },
+      { ...agreeing, externalCallId: `${agreeing.externalCallId}-other` },
+      { ...agreeing, aiProfileId: second.id },
+      { ...agreeing, aiProfileId: null },
+    ]) {
+      expect(await loadSessionContext(db, tenant.id, callId, disagreeing)).toEqual({ ok: false, reason: 'route_mismatch' });
+    }
+    await sql(`update calls set status = 'ended' where id = $1`, [callId]);
+    expect(await loadSessionContext(db, tenant.id, callId, agreeing)).toEqual({ ok: false, reason: 'call_ended' });
+  });
+});
+
 describe('recordSessionStarted', () => {
   it('marks an initiated call answered, with the session’s start as its answer time, once', async () => {
     const { tenant, phone } = await tenantWithNumber();
@@ -181,16 +266,19 @@ describe('recordSessionStarted', () => {
     expect(await callRow(callId)).toMatchObject({ status, session_started_at: '2026-03-01T10:00:00+00:00' });
   });
 
-  it('changes nothing for another tenant’s call, an unknown call, or ids that are not UUIDs', async () => {
+  it('changes nothing for another tenant’s call, an unknown call, or ids that are not UUIDs, and says there was no row', async () => {
     const victim = await tenantWithNumber();
     const attacker = await tenantWithNumber();
     const callId = await insertCall(victim.tenant.id, victim.phone);
     const before = await callRow(callId);
-    await recordSessionStarted(db, attacker.tenant.id, callId, T0);
-    await recordSessionStarted(db, randomUUID(), callId, T0);
-    await recordSessionStarted(db, victim.tenant.id, randomUUID(), T0);
-    await recordSessionStarted(db, 'not-a-uuid', 'also-not', T0);
+    expect(await recordSessionStarted(db, attacker.tenant.id, callId, T0)).toBe(false);
+    expect(await recordSessionStarted(db, randomUUID(), callId, T0)).toBe(false);
+    expect(await recordSessionStarted(db, victim.tenant.id, randomUUID(), T0)).toBe(false);
+    expect(await recordSessionStarted(db, 'not-a-uuid', 'also-not', T0)).toBe(false);
     expect(await callRow(callId)).toEqual(before);
+    // The row there: written, also when it kept what it had.
+    expect(await recordSessionStarted(db, victim.tenant.id, callId, T0)).toBe(true);
+    expect(await recordSessionStarted(db, victim.tenant.id, callId, later(5))).toBe(true);
   });
 });
 
@@ -261,20 +349,21 @@ describe('recordSessionEnded', () => {
     const callId = await insertCall(victim.tenant.id, victim.phone, { status: 'answered' });
     const before = await callRow(callId);
     const end = { at: T0, reason: 'agent_ended' as const, turns, summary: 'Planted.' };
-    await recordSessionEnded(db, attacker.tenant.id, callId, end);
-    await recordSessionEnded(db, randomUUID(), callId, end);
-    await recordSessionEnded(db, 'not-a-uuid', callId, end);
-    await recordSessionEnded(db, victim.tenant.id, 'not-a-uuid', end);
+    expect(await recordSessionEnded(db, attacker.tenant.id, callId, end)).toBe(false);
+    expect(await recordSessionEnded(db, randomUUID(), callId, end)).toBe(false);
+    expect(await recordSessionEnded(db, 'not-a-uuid', callId, end)).toBe(false);
+    expect(await recordSessionEnded(db, victim.tenant.id, 'not-a-uuid', end)).toBe(false);
     const unknown = randomUUID();
-    await recordSessionEnded(db, victim.tenant.id, unknown, end);
+    expect(await recordSessionEnded(db, victim.tenant.id, unknown, end)).toBe(false);
 
     expect(await callRow(callId)).toEqual(before);
     expect(await transcriptRow(callId)).toBeUndefined();
     expect(await transcriptRow(unknown)).toBeUndefined();
     const { rows } = await sql(`select count(*)::int as n from call_transcripts where summary = 'Planted.'`);
     expect(rows[0].n).toBe(0);
-    // The victim's own session can still end, and its end is its own.
-    await recordSessionEnded(db, victim.tenant.id, callId, { ...end, summary: 'Real.' });
+    // The victim's own session can still end, and its end is its own; a later end is no failure, it changes nothing.
+    expect(await recordSessionEnded(db, victim.tenant.id, callId, { ...end, summary: 'Real.' })).toBe(true);
+    expect(await recordSessionEnded(db, victim.tenant.id, callId, { ...end, summary: 'Later.' })).toBe(true);
     expect(await transcriptRow(callId)).toMatchObject({ tenant_id: victim.tenant.id, summary: 'Real.' });
   });
 

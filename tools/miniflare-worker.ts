@@ -34,13 +34,18 @@ export interface Limits {
   ingest: number;
 }
 
-/** Starts the bundle with these bindings. Worker console lines are appended to `logFile`. */
+/**
+ * Starts the bundle with these bindings. Worker console lines are appended to `logFile`.
+ * `persistPath`: keep the Durable Objects' storage (and their alarms) in this folder, so that a
+ * Worker started again on it finds them, as after a restart; without it, storage goes with the Worker.
+ */
 export async function startWorker(
   scriptPath: string,
   bindings: Record<string, string>,
   logFile?: string,
   port = 0,
   limits: Limits = { api: 100_000, ingest: 100_000 },
+  persistPath?: string,
 ): Promise<RunningWorker> {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -56,6 +61,7 @@ export async function startWorker(
         INGEST_RATE_LIMITER: { namespace_id: '1002', simple: { limit: limits.ingest, period: 60 } },
       },
       durableObjects: { CALL_SESSION: { className: 'CallSession', useSQLite: true } },
+      resourcePersistencePath: persistPath,
       host: '127.0.0.1',
       port,
       handleStructuredLogs: (log) => {

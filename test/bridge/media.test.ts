@@ -145,6 +145,7 @@ describe('the media relay between Asterisk and the Worker', () => {
   let worker: Awaited<ReturnType<typeof startWorkerStandIn>>;
   let bridge: RunningBridge;
   let did: string;
+  let phoneNumberId: string;
   let otherTenant: { id: string };
   const calls: AsteriskMediaCall[] = [];
 
@@ -177,7 +178,7 @@ describe('the media relay between Asterisk and the Worker', () => {
     worker = await startWorkerStandIn(inject('workerUrl'));
     bridge = await startBridge(bridgeEnv(worker.url));
     const tenant = await createTenant();
-    did = (await createPhoneNumber(tenant.id)).did_number;
+    ({ did_number: did, id: phoneNumberId } = await createPhoneNumber(tenant.id));
     otherTenant = await createTenant();
     await bridge.routesSynced();
   });
@@ -209,7 +210,16 @@ describe('the media relay between Asterisk and the Worker', () => {
     expect(call.textReceived[0]).toBe(ANSWER);
 
     // Signed for exactly this call and tenant, and MEDIA_START passed on first, byte for byte.
-    expect(session.url).toBe(asteriskMediaTarget({ call_record_id: route.callRecordId, tenant_id: route.tenantId }));
+    // The whole route the bridge answered with, signed: the Worker needs no call row to start.
+    expect(session.url).toBe(
+      asteriskMediaTarget({
+        call_record_id: route.callRecordId,
+        tenant_id: route.tenantId,
+        phone_number_id: phoneNumberId,
+        ai_profile_id: null,
+        call_id: route.callId,
+      }),
+    );
     expect(worker.upgrades.find((u) => u.url === session.url)?.verified).toBe(true);
     expect(session.texts[0]).toBe(call.mediaStart);
 

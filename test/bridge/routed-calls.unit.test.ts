@@ -2,10 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { RoutedCalls } from '../../bridge/routed-calls.ts';
 
-const route = (n: number) => ({ call_record_id: `record-${n}`, tenant_id: `tenant-${n}`, call_id: `1790000000.${n}` });
+const route = (n: number) => ({
+  call_record_id: `record-${n}`,
+  tenant_id: `tenant-${n}`,
+  phone_number_id: `number-${n}`,
+  ai_profile_id: n % 2 ? `profile-${n}` : null,
+  call_id: `1790000000.${n}`,
+});
 
 describe('RoutedCalls', () => {
-  it('finds a routed call by its record id, with its tenant and PBX call id', () => {
+  it('finds a routed call by its record id, with the route it was answered with', () => {
     const routes = new RoutedCalls();
     routes.remember(route(1));
     expect(routes.find('record-1')).toEqual(route(1));
@@ -37,31 +43,11 @@ describe('RoutedCalls', () => {
     expect(routes.size).toBe(1);
   });
 
-  it('keeps its own copy: changing the object it was given changes nothing', () => {
+  it('keeps its own copy of the route alone: changing the object it was given changes nothing', () => {
     const routes = new RoutedCalls();
-    const given = route(1);
+    const given = { ...route(1), did: '+914040000001', answered_at: 0 };
     routes.remember(given);
     given.tenant_id = 'someone-else';
-    expect(routes.find('record-1')?.tenant_id).toBe('tenant-1');
-  });
-
-  it('lets a media hand-off wait until the Worker has the record of a call routed from the table', async () => {
-    const routes = new RoutedCalls();
-    routes.remember(route(1), Date.now(), { recorded: false });
-    routes.remember(route(2));
-    expect(await routes.whenRecorded('record-2', 1_000)).toBe(true);
-    const waiting = routes.whenRecorded('record-1', 5_000);
-    routes.recorded('record-1');
-    expect(await waiting).toBe(true);
-    // Routed again (a repeated /inbound) it stays recorded.
-    routes.remember(route(1), Date.now(), { recorded: false });
-    expect(await routes.whenRecorded('record-1', 1)).toBe(true);
-  });
-
-  it('gives up waiting after the timeout, and does not wait for a call it never routed', async () => {
-    const routes = new RoutedCalls();
-    routes.remember(route(1), Date.now(), { recorded: false });
-    expect(await routes.whenRecorded('record-1', 20)).toBe(false);
-    expect(await routes.whenRecorded('record-9', 1_000)).toBe(false);
+    expect(routes.find('record-1')).toEqual(route(1));
   });
 });

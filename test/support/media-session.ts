@@ -1,32 +1,54 @@
 // The Worker's side of a call's media, reached as the bridge reaches it: a WebSocket upgrade to
-// /internal/media/asterisk/{call_record_id}, signed over `GET <path>?<query>`, then chan_websocket's
+// /internal/media/asterisk/{call_record_id}?<the route>, signed over `GET <path>?<query>`, then chan_websocket's
 // own messages relayed as Asterisk sends them (JSON MEDIA_START, 160-byte μ-law frames every 20 ms,
 // DTMF_END; the caller hanging up closes the socket). What comes back is recorded with the time it
 // arrived: audio bytes, and the commands (FLUSH_MEDIA, HANGUP) in order.
 import { createRequire } from 'node:module';
 import type * as WS from 'ws';
-import { asteriskMediaTarget, mediaSignedContent } from '../../contract/media.ts';
+import { ASTERISK_MEDIA_PREFIX, asteriskMediaTarget, mediaSignedContent } from '../../contract/media.ts';
 import { webhookHeaders } from '../../contract/signing.ts';
 import { FRAME_MS, ulawSilence, ulawTone } from './asterisk-media.ts';
 import { SIGNING_SECRETS } from './constants.ts';
 
 const WebSocket = createRequire(import.meta.url)('ws') as typeof WS.WebSocket;
 
+/** The rest of the route the bridge answered with: what its media request carries beside the tenant. */
+export interface SignedRouteFields {
+  phoneNumberId: string;
+  aiProfileId: string | null;
+  /** The PBX's id of the call (Asterisk ${UNIQUEID}). */
+  callId: string;
+}
+
 export interface MediaSessionOptions {
   workerUrl: string;
   callRecordId: string;
   tenantId: string;
+  /** The route, as the bridge sends it; absent: `tenant_id` alone, as a bridge from before the route was carried. */
+  route?: SignedRouteFields;
   /** Sign with this secret; null: send no signature at all. */
   secret?: string | null;
   /** Change the signed target after signing (a signature moved to another call). */
   sendTarget?: string;
+  /** Sign and send this target instead of the route's (a request the bridge would not make). */
+  signTarget?: string;
 }
 
 export type Opened = { ok: true; session: MediaSession } | { ok: false; status: number; body: string };
 
 /** Opens the socket; a refused upgrade answers its status and body instead. */
 export async function openMediaSession(options: MediaSessionOptions): Promise<Opened> {
-  const target = asteriskMediaTarget({ call_record_id: options.callRecordId, tenant_id: options.tenantId });
+  const target = options.signTarget
+    ? options.signTarget
+    : options.route
+      ? asteriskMediaTarget({
+          call_record_id: options.callRecordId,
+          tenant_id: options.tenantId,
+          phone_number_id: options.route.phoneNumberId,
+          ai_profile_id: options.route.aiProfileId,
+          call_id: options.route.callId,
+        })
+      : `${ASTERISK_MEDIA_PREFIX}${options.callRecordId}?${new URLSearchParams({ tenant_id: options.tenantId })}`;
   const secret = options.secret === undefined ? SIGNING_SECRETS[0] : options.secret;
   const headers = secret ? { ...(await webhookHeaders(secret, mediaSignedContent(target))) } : {};
   const url = `${options.workerUrl.replace(/^http/, 'ws')}${options.sendTarget ?? target}`;
@@ -73,7 +95,11 @@ export class MediaSession {
         format: 'ulaw',
         optimal_frame_size: 160,
         ptime: 20,
-        channel_variables: { VCA_CALL_RECORD_ID: options.callRecordId, VCA_TENANT_ID: options.tenantId, VCA_CALL_ID: '1790000000.11' },
+        channel_variables: {
+          VCA_CALL_RECORD_ID: options.callRecordId,
+          VCA_TENANT_ID: options.tenantId,
+          VCA_CALL_ID: options.route?.callId ?? '1790000000.11',
+        },
       }),
     );
   }

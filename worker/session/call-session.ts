@@ -6,7 +6,10 @@
 // text, the model can hang up with its end_call tool, and the profile's time limit holds.
 // The transcript is kept in the object's own storage as it grows (an eviction loses nothing) and
 // written to Postgres, with a summary asked of the model, when the call ends — through withTenant,
-// for the tenant the signed route named. Nothing the caller or the agent says is logged.
+// for the tenant the signed route named. A bridge call may start before its row has arrived (the
+// signed route is enough to start); then the session's start and end wait in storage and the
+// object's alarm writes them once the row exists (RECORD_RETRY_*). Nothing the caller or the agent
+// says is logged.
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type Settings } from '../lib/config.ts';
 import { openDatabase } from '../lib/db.ts';
@@ -31,6 +34,7 @@ import {
   recordSessionStarted,
   type SessionEndReason,
   type SessionProfile,
+  type SignedRoute,
   type TranscriptTurn,
 } from './records.ts';
 
@@ -50,6 +54,15 @@ const GOODBYE_CAP_MS = 8_000;
 const SUMMARY_DEADLINE_MS = 5_000;
 /** If the object is evicted mid-call, its alarm writes what storage kept this long after the limit. */
 const BACKSTOP_GRACE_MS = 120_000;
+/**
+ * Records that cannot be written yet (the call's row has not arrived from the bridge's spool, or
+ * the database failed) are tried again by the object's alarm: after 1 s, doubling up to once a
+ * minute, from the session's start and again from its end, for 24 hours after the start. Then
+ * they are dropped, loudly (an error log line; the transcript and summary are erased from storage).
+ */
+export const RECORD_RETRY_FIRST_MS = 1_000;
+export const RECORD_RETRY_MAX_MS = 60_000;
+export const RECORD_WAIT_MAX_MS = 24 * 60 * 60 * 1000;
 /** Agent audio waiting to be sent is capped (10 minutes of it); beyond, the call is in trouble anyway. */
 const MAX_QUEUED_BYTES = 8_000 * 600;
 
@@ -58,14 +71,18 @@ const MEDIA_START_DEADLINE_MS = 5_000;
 
 /**
  * The headers a media route hands over after verifying its carrier's signature: the call, its
- * tenant, which carrier's protocol the socket speaks, and (optional) the carrier account the
- * stream's start must name.
+ * tenant, which carrier's protocol the socket speaks, (optional) the carrier account the stream's
+ * start must name, and (optional, the bridge's) the signed route: phone number, AI profile (empty:
+ * none) and the carrier's call id, with which the session starts without the call's row.
  */
 export const SESSION_HEADERS = {
   tenant: 'x-vca-tenant-id',
   call: 'x-vca-call-id',
   carrier: 'x-vca-carrier',
   account: 'x-vca-carrier-account',
+  phoneNumber: 'x-vca-phone-number-id',
+  aiProfile: 'x-vca-ai-profile-id',
+  externalCall: 'x-vca-external-call-id',
 } as const;
 
 const TRANSLATORS: Record<string, () => CarrierTranslator> = {
@@ -74,12 +91,24 @@ const TRANSLATORS: Record<string, () => CarrierTranslator> = {
   telnyx: telnyxTranslator,
 };
 
+/** The session as its storage keeps it: everything its records need, until they are written. */
 interface StoredSession {
   tenantId: string;
   callId: string;
   startedAt: number;
   turns: TranscriptTurn[];
+  /** The start is still to be written (session_started_at, answered_at). Absent: nothing to write. */
+  startPending?: boolean;
+  /** How the session ended, once it has; written (with the transcript) after the start. */
+  end?: { at: number; reason: SessionEndReason; summary: string | null };
+  /** The end is written (or was dropped): nothing is left to do. */
   ended: boolean;
+  /** Past this, a session still open was lost (evicted mid-call): its end is written as `error`. */
+  backstopAt?: number;
+  /** Retries of a write the database did not take (no row yet, or unreachable); counted again from the end. */
+  retry?: { attempt: number };
+  /** Since when the records have waited for the call's row (ms), if they have. */
+  waitingSince?: number;
 }
 
 interface AgentItem {
@@ -110,6 +139,8 @@ export class CallSession extends DurableObject<Bindings> {
   #streamVerified = false;
   #model: RealtimeConnection | undefined;
   #ending: Promise<void> | undefined;
+  /** The records' writes, one after another (#writeRecords). */
+  #writing: Promise<void> = Promise.resolve();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   // Playback toward the caller.
   #queue: Uint8Array[] = [];
@@ -148,7 +179,7 @@ export class CallSession extends DurableObject<Bindings> {
     const database = openDatabase(settings);
     let context: Awaited<ReturnType<typeof loadSessionContext>>;
     try {
-      context = await loadSessionContext(database.db, tenantId, callId);
+      context = await loadSessionContext(database.db, tenantId, callId, signedRoute(request.headers));
     } catch {
       this.#log.warn('[CALL SESSION] refused: database unavailable');
       return refusal(503, 'database_unavailable', 'The database is unreachable.');
@@ -160,6 +191,7 @@ export class CallSession extends DurableObject<Bindings> {
       const status = context.reason === 'unknown_call' ? 404 : context.reason === 'tenant_inactive' ? 403 : 409;
       return refusal(status, context.reason, 'No session for this call.');
     }
+    if (!context.recorded) this.#log.info('[CALL SESSION] starting from the signed route: the call record has not arrived yet');
     this.#profile = context.profile;
     this.#call = { tenantId, callId, externalCallId: context.externalCallId, account: request.headers.get(SESSION_HEADERS.account) };
 
@@ -220,13 +252,15 @@ export class CallSession extends DurableObject<Bindings> {
     const { tenantId, callId } = call;
     this.#streamVerified = true;
     const startedAt = Date.now();
-    this.#stored = { tenantId, callId, startedAt, turns: [], ended: false };
+    const backstopAt = startedAt + profile.maxDurationSeconds * 1000 + BACKSTOP_GRACE_MS;
+    this.#stored = { tenantId, callId, startedAt, turns: [], startPending: true, ended: false, backstopAt };
     this.#log.info('[CALL SESSION] started', { carrier: this.#translator?.name, ai_profile_id: profile.id });
-    this.ctx.waitUntil(this.#write((db) => recordSessionStarted(db, tenantId, callId, new Date(startedAt))));
     this.#later(profile.maxDurationSeconds * 1000, () => this.#timeUp());
     this.#greet(profile);
     await this.ctx.storage.put('session', this.#stored);
-    await this.ctx.storage.setAlarm(startedAt + profile.maxDurationSeconds * 1000 + BACKSTOP_GRACE_MS);
+    await this.ctx.storage.setAlarm(backstopAt);
+    // Not waited for: the greeting does not wait on the database.
+    this.ctx.waitUntil(this.#writeRecords().catch(() => {}));
   }
 
   /** The carrier's start named its stream: it must be this call's (the carrier's call id, account and our call record id). */
@@ -266,12 +300,25 @@ export class CallSession extends DurableObject<Bindings> {
     void this.#end('error');
   }
 
-  /** The backstop: the object was evicted (or the end failed) before the call's records were written. */
+  /**
+   * A write to try again (the call's row had not arrived, or the database failed), or the
+   * backstop: the object was evicted mid-call, its call is gone, and what storage kept is written
+   * as ended by `error`.
+   */
   override async alarm(): Promise<void> {
-    const stored = await this.ctx.storage.get<StoredSession>('session');
-    if (!stored || stored.ended || this.#carrier?.readyState === WebSocket.OPEN) return;
-    this.#stored = stored;
-    await this.#finish('error', null);
+    const stored = this.#stored ?? (await this.ctx.storage.get<StoredSession>('session'));
+    if (!stored || stored.ended) return;
+    if (!this.#stored) {
+      this.#stored = stored;
+      this.#log = createLogger({ component: 'call-session', call_record_id: stored.callId, tenant_id: stored.tenantId });
+    }
+    const live = this.#carrier?.readyState === WebSocket.OPEN || this.#ending !== undefined;
+    if (!live && !stored.end) {
+      // No socket in this object: the call went with the object that had it.
+      stored.end = { at: Date.now(), reason: 'error', summary: null };
+      stored.retry = undefined;
+    }
+    await this.#writeRecords();
   }
 
   // ---- the caller's side ----
@@ -505,24 +552,104 @@ export class CallSession extends DurableObject<Bindings> {
 
   async #finish(reason: SessionEndReason, summary: string | null): Promise<void> {
     const stored = this.#stored;
-    if (!stored || stored.ended) return;
-    const turns = [...stored.turns].sort((a, b) => a.offset_ms - b.offset_ms);
-    const at = new Date();
-    const written = await this.#write((db) => recordSessionEnded(db, stored.tenantId, stored.callId, { at, reason, turns, summary }));
+    if (!stored || stored.ended || stored.end) return;
+    const at = Date.now();
+    // The end is kept first, then written: an eviction or a missing row loses nothing.
+    stored.end = { at, reason, summary };
+    stored.retry = undefined;
+    await this.#writeRecords().catch(() => {});
     this.#log.info('[CALL SESSION] ended', {
       reason,
-      seconds: Math.round((at.getTime() - stored.startedAt) / 1000),
+      seconds: Math.round((at - stored.startedAt) / 1000),
       frames_in: this.#framesIn,
       frames_out: this.#framesOut,
-      turns: turns.length,
+      turns: stored.turns.length,
       summary: summary !== null,
-      recorded: written,
+      recorded: stored.ended,
     });
-    if (written) {
-      stored.ended = true;
+  }
+
+  /**
+   * Writes what is still to be written, the start before the end, one writer at a time; then sets
+   * the alarm for what is left: a retry (backoff), the backstop of a running call, or none. Rejects
+   * when the object's own storage failed (an alarm then is retried by the runtime).
+   */
+  #writeRecords(): Promise<void> {
+    const next = this.#writing.then(() => this.#writePending());
+    this.#writing = next.catch((error) =>
+      this.#log.error('[CALL SESSION] could not keep the call records', { error: error instanceof Error ? error.name : 'unknown' }),
+    );
+    return next;
+  }
+
+  async #writePending(): Promise<void> {
+    const stored = this.#stored;
+    if (!stored || stored.ended) return;
+    const { tenantId, callId } = stored;
+    let missing = false;
+    if (stored.startPending) {
+      const outcome = await this.#write((db) => recordSessionStarted(db, tenantId, callId, new Date(stored.startedAt)));
+      if (outcome === 'written') stored.startPending = false;
+      missing ||= outcome === 'no_row';
+    }
+    const end = stored.end;
+    if (!stored.startPending && end) {
+      const turns = [...stored.turns].sort((a, b) => a.offset_ms - b.offset_ms);
+      const outcome = await this.#write((db) =>
+        recordSessionEnded(db, tenantId, callId, { at: new Date(end.at), reason: end.reason, turns, summary: end.summary }),
+      );
+      if (outcome === 'written') stored.ended = true;
+      missing ||= outcome === 'no_row';
+    }
+    const now = Date.now();
+    if (stored.ended) {
+      if (stored.waitingSince !== undefined) {
+        this.#log.info('[CALL SESSION] records written', { waited_seconds: Math.round((now - stored.waitingSince) / 1000) });
+      }
+      // Postgres has them now: the object's storage keeps no copy of what was said.
+      stored.turns = [];
+      stored.end = undefined;
+      stored.retry = undefined;
+      stored.waitingSince = undefined;
       await this.ctx.storage.put('session', stored);
       await this.ctx.storage.deleteAlarm();
+      return;
     }
+    if (!stored.startPending && !end) {
+      // The call runs, its start is written: only the backstop is left.
+      stored.retry = undefined;
+      await this.ctx.storage.put('session', stored);
+      if (stored.backstopAt && stored.backstopAt > now) await this.ctx.storage.setAlarm(stored.backstopAt);
+      return;
+    }
+    if (now - stored.startedAt >= RECORD_WAIT_MAX_MS) return this.#dropRecords(stored);
+    const attempt = stored.retry?.attempt ?? 0;
+    if (missing && stored.waitingSince === undefined) {
+      stored.waitingSince = now;
+      this.#log.info('[CALL SESSION] the call record has not arrived: the records wait in storage', {
+        start: stored.startPending === true,
+        end: end?.reason ?? null,
+      });
+    }
+    stored.retry = { attempt: attempt + 1 };
+    await this.ctx.storage.put('session', stored);
+    await this.ctx.storage.setAlarm(now + Math.min(RECORD_RETRY_MAX_MS, RECORD_RETRY_FIRST_MS * 2 ** attempt));
+  }
+
+  /** The call's row never came: said loudly, and what the caller and agent said is not kept. */
+  async #dropRecords(stored: StoredSession): Promise<void> {
+    this.#log.error('[CALL SESSION] records dropped: the call record never arrived', {
+      waited_hours: Math.round((Date.now() - stored.startedAt) / 3_600_000),
+      start: stored.startPending === true,
+      end: stored.end?.reason ?? null,
+      turns: stored.turns.length,
+    });
+    stored.turns = [];
+    if (stored.end) stored.end.summary = null;
+    stored.ended = true;
+    stored.retry = undefined;
+    await this.ctx.storage.put('session', stored);
+    await this.ctx.storage.deleteAlarm();
   }
 
   async #askSummary(): Promise<string | null> {
@@ -550,20 +677,27 @@ export class CallSession extends DurableObject<Bindings> {
     });
   }
 
+  /** A session refused before it began: its end (no start, no transcript), kept and written like any end. */
   async #recordRefused(tenantId: string, callId: string, reason: SessionEndReason): Promise<void> {
-    await this.#write((db) => recordSessionEnded(db, tenantId, callId, { at: new Date(), reason, turns: [], summary: null }));
+    const at = Date.now();
+    this.#stored = { tenantId, callId, startedAt: at, turns: [], end: { at, reason, summary: null }, ended: false };
+    await this.#writeRecords().catch(() => {});
   }
 
-  /** One database connection per write; false when it failed (the alarm tries again). */
-  async #write(work: (db: ReturnType<typeof openDatabase>['db']) => Promise<void>): Promise<boolean> {
-    if (!this.#settings) return false;
+  /** One database connection per write: written, no call row (yet), or failed (the alarm tries again). */
+  async #write(work: (db: ReturnType<typeof openDatabase>['db']) => Promise<boolean>): Promise<'written' | 'no_row' | 'failed'> {
+    // After an eviction the alarm runs in a new object, which has read no settings yet.
+    if (!this.#settings) {
+      const config = loadConfig(this.env as unknown as Record<string, unknown>);
+      if (!config.ok) return 'failed';
+      this.#settings = config.settings;
+    }
     const database = openDatabase(this.#settings);
     try {
-      await work(database.db);
-      return true;
+      return (await work(database.db)) ? 'written' : 'no_row';
     } catch (error) {
       this.#log.error('[CALL SESSION] could not write the call record', { error: error instanceof Error ? error.name : 'unknown' });
-      return false;
+      return 'failed';
     } finally {
       await database.close().catch(() => {});
     }
@@ -608,7 +742,8 @@ export class CallSession extends DurableObject<Bindings> {
 
   #addTurn(role: TranscriptTurn['role'], text: string, offsetMs: number): TranscriptTurn | undefined {
     const stored = this.#stored;
-    if (!stored) return undefined;
+    // Once the end is kept, the transcript is what it wrote (or will write).
+    if (!stored || stored.end || stored.ended) return undefined;
     const turn = { role, text, offset_ms: Math.max(0, Math.round(offsetMs)) };
     stored.turns.push(turn);
     this.#persist();
@@ -631,6 +766,14 @@ export class CallSession extends DurableObject<Bindings> {
     }, ms);
     this.#timers.add(timer);
   }
+}
+
+/** The route the media request's signature vouched for (the bridge's), if it carries one. */
+function signedRoute(headers: Headers): SignedRoute | undefined {
+  const phoneNumberId = headers.get(SESSION_HEADERS.phoneNumber);
+  const externalCallId = headers.get(SESSION_HEADERS.externalCall);
+  if (!phoneNumberId || !externalCallId) return undefined;
+  return { phoneNumberId, aiProfileId: headers.get(SESSION_HEADERS.aiProfile) || null, externalCallId };
 }
 
 function instructionsFor(profile: SessionProfile): string {

@@ -2,13 +2,19 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../../lib/env.ts';
 import { ApiError } from '../../lib/problem.ts';
 import { SESSION_HEADERS } from '../../session/call-session.ts';
+import type { SignedRoute } from '../../session/records.ts';
 
-/** A verified media upgrade: the call, its tenant and carrier, and the carrier account its stream must name. */
+/**
+ * A verified media upgrade: the call, its tenant and carrier, the carrier account its stream must
+ * name, and the route its signature vouches for (the bridge's: then the session does not need the
+ * call's row to start).
+ */
 export interface MediaHandOff {
   tenantId: string;
   callId: string;
   carrier: 'asterisk' | 'twilio' | 'telnyx';
   account?: string;
+  route?: SignedRoute;
 }
 
 /**
@@ -31,6 +37,11 @@ export async function handToCallSession(c: Context<AppEnv>, handOff: MediaHandOf
     [SESSION_HEADERS.carrier]: handOff.carrier,
   });
   if (handOff.account) headers.set(SESSION_HEADERS.account, handOff.account);
+  if (handOff.route) {
+    headers.set(SESSION_HEADERS.phoneNumber, handOff.route.phoneNumberId);
+    headers.set(SESSION_HEADERS.aiProfile, handOff.route.aiProfileId ?? '');
+    headers.set(SESSION_HEADERS.externalCall, handOff.route.externalCallId);
+  }
   const answer = await sessions.get(sessions.idFromName(handOff.callId)).fetch(`https://call-session/${handOff.carrier}`, { headers });
   c.set('logEntry', {
     msg: '[CALL SESSION] media',
