@@ -18,6 +18,7 @@ import {
   callInitiated,
   nowSeconds,
   sendTelnyxEvent,
+  streamingFailed,
   TELNYX_WEBHOOK_PATH,
   type TelnyxCall,
   type TelnyxPostOptions,
@@ -69,9 +70,9 @@ async function routedCall() {
 }
 
 /** The call's media token as worker/telephony/telnyx-media.ts defines it, computed here with node:crypto. */
-function mediaToken(tenantId: string, callRecordId: string): string {
-  const key = createHmac('sha256', TELNYX_API_KEY).update('vca telnyx media v1').digest();
-  return createHmac('sha256', key).update(`${tenantId}|${callRecordId}`).digest('base64url');
+function mediaToken(tenantId: string, callRecordId: string, callControlId: string): string {
+  const key = createHmac('sha256', TELNYX_API_KEY).update('vca telnyx media v2').digest();
+  return createHmac('sha256', key).update(`${tenantId}|${callRecordId}|${callControlId}`).digest('base64url');
 }
 
 const commandsOf = (call: TelnyxCall) => telnyxApi.commands.filter((command) => command.callControlId === call.call_control_id);
@@ -104,7 +105,7 @@ describe('call.initiated for a routed number', () => {
     expect(commands[0]?.body).toEqual({
       command_id: `vca-answer-${call.call_session_id}`,
       client_state: Buffer.from(row.id).toString('base64'),
-      stream_url: `${prefix}${mediaToken(tenant.id, row.id)}`,
+      stream_url: `${prefix}${encodeURIComponent(call.call_control_id)}/${mediaToken(tenant.id, row.id, call.call_control_id)}`,
       stream_track: 'inbound_track',
       stream_codec: 'PCMU',
       stream_bidirectional_mode: 'rtp',
@@ -275,6 +276,15 @@ describe('call.initiated with the database down', () => {
     expect(telnyxApi.commandsFor(call.call_control_id)).toMatchObject([{ action: 'reject', body: { cause: 'USER_BUSY' } }]);
   });
 
+  it('hangs up a call whose stream failed all the same, and answers 503 so that Telnyx delivers the event again', async () => {
+    const call = telnyxCall(randomDid());
+    const [tenantId, callRecordId] = [crypto.randomUUID(), crypto.randomUUID()];
+    const path = `/internal/media/telnyx/${tenantId}/${callRecordId}/${encodeURIComponent(call.call_control_id)}`;
+    const streamUrl = `wss://vca.test${path}/${mediaToken(tenantId, callRecordId, call.call_control_id)}`;
+    expectProblem(await sendTelnyxEvent(streamingFailed(call, { streamUrl }), { baseUrl: down.url }), 503, 'database_unavailable');
+    expect(telnyxApi.commandsFor(call.call_control_id)).toMatchObject([{ action: 'hangup' }]);
+  });
+
   it('answers 503 to call.answered and call.hangup, so that Telnyx delivers them again later', async () => {
     const call = telnyxCall(randomDid());
     expectProblem(await sendTelnyxEvent(callAnswered(call), { baseUrl: down.url }), 503, 'database_unavailable');
@@ -379,7 +389,7 @@ describe('call.answered and call.hangup', () => {
   it('acknowledges other events and changes nothing', async () => {
     const { call } = await routedCall();
     const before = await callRows(call);
-    for (const type of ['call.bridged', 'streaming.started', 'streaming.failed', 'call.dtmf.received', 'something.new']) {
+    for (const type of ['call.bridged', 'streaming.started', 'streaming.stopped', 'call.dtmf.received', 'something.new']) {
       const response = await send(telnyxEvent(type, { ...call, failure_reason: 'connection refused' }));
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({ outcome: 'ignored', event_type: type });
@@ -397,6 +407,86 @@ describe('call.answered and call.hangup', () => {
     expect(commandsOf(call)).toEqual([]);
     expectProblem(await send('{"data": '), 400, 'malformed_json');
     expectProblem(await send({ data: { event_type: 'call.initiated' } }), 400, 'validation_failed');
+  });
+});
+
+describe('streaming.failed: the answered call’s media stream could not be opened', () => {
+  /** The answer command VCA sent for the call: its stream_url and client_state. */
+  const answerOf = (call: TelnyxCall) => {
+    const answer = commandsOf(call).find((command) => command.action === 'answer');
+    return { streamUrl: String(answer?.body.stream_url), clientState: String(answer?.body.client_state) };
+  };
+  async function sessionColumns(id: string) {
+    const { rows } = await sql('select session_started_at, session_ended_at, session_end_reason from calls where id = $1', [id]);
+    return rows[0];
+  }
+
+  it('records the call failed (41), its session ended error and never started, then hangs it up once; Telnyx’s call.hangup and a redelivery change nothing', async () => {
+    const { call, tenant, id } = await routedCall();
+    await send(callAnswered(call));
+    const event = streamingFailed(call, answerOf(call));
+    const response = await send(event);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      outcome: 'failed',
+      reason: 'stream_failed',
+      call_record_id: id,
+      call_status: 'failed',
+      q850_cause: 41,
+    });
+    const hangups = commandsOf(call).filter((command) => command.action === 'hangup');
+    expect(hangups).toHaveLength(1);
+    expect(hangups[0]?.body).toEqual({
+      command_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+    });
+    expect((await callRows(call))[0]).toMatchObject({ status: 'failed', hangup_cause: 41, duration_seconds: 0 });
+    expect(await sessionColumns(id)).toMatchObject({ session_started_at: null, session_end_reason: 'error' });
+    const transcript = await api('GET', `/api/tenants/${tenant.id}/calls/${id}/transcript`);
+    expect(transcript.body).toEqual({ call_id: id, turns: [], summary: null });
+
+    // Telnyx reports VCA's hang-up; the event comes again: the first end stays, and Telnyx is asked once more at most (the call is gone).
+    const hangup = await send(callHangup(call, 'normal_clearing', { hangup_source: 'callee' }));
+    expect(hangup.body).toMatchObject({ outcome: 'recorded', call_status: 'failed' });
+    const again = await send(event);
+    expect(again.status).toBe(200);
+    expect((await callRows(call))[0]).toMatchObject({ status: 'failed', hangup_cause: 41, duration_seconds: 0 });
+    expect(telnyxApi.commandsFor(call.call_control_id).map((command) => command.action)).toEqual(['answer', 'hangup']);
+
+    const stranger = await createTenant();
+    expectProblem(await api('GET', `/api/tenants/${stranger.id}/calls/${id}`), 404, 'call_not_found');
+  });
+
+  it.each([
+    ['no stream_url', () => ({ streamUrl: undefined })],
+    [
+      'a stream_url whose token was altered',
+      (_call: TelnyxCall, url: string) => ({ streamUrl: `${url.slice(0, -1)}${url.endsWith('A') ? 'B' : 'A'}` }),
+    ],
+    ['a stream_url that is no URL', () => ({ streamUrl: 'not a url' })],
+    ['another call’s call_control_id', (_call: TelnyxCall, url: string) => ({ streamUrl: url, call_control_id: 'v3:another-call_0123' })],
+    [
+      'another call’s call_session_id',
+      (_call: TelnyxCall, url: string) => ({ streamUrl: url, call_session_id: '5f9c1b7e-0000-4000-8000-000000000000' }),
+    ],
+  ])('changes nothing and sends nothing for an event with %s', async (_label, change) => {
+    const { call, id } = await routedCall();
+    const { streamUrl: url } = answerOf(call);
+    const { streamUrl, ...ids } = change(call, url) as { streamUrl: string | undefined } & Record<string, string>;
+    const response = await send(streamingFailed({ ...call, ...ids }, { streamUrl }));
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ outcome: 'unknown_call' });
+    expect(commandsOf(call).map((command) => command.action)).toEqual(['answer']);
+    expect((await callRows(call))[0]).toMatchObject({ status: 'ringing', hangup_cause: null });
+    expect(await sessionColumns(id)).toMatchObject({ session_ended_at: null });
+  });
+
+  it('leaves a call whose session started to the session (no hang-up, nothing recorded)', async () => {
+    const { call, id } = await routedCall();
+    await sql(`update calls set session_started_at = now(), status = 'answered' where id = $1`, [id]);
+    const response = await send(streamingFailed(call, answerOf(call)));
+    expect(response.body).toMatchObject({ outcome: 'ignored', call_record_id: id });
+    expect(commandsOf(call).map((command) => command.action)).toEqual(['answer']);
+    expect((await callRows(call))[0]).toMatchObject({ status: 'answered', hangup_cause: null });
   });
 });
 

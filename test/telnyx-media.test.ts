@@ -52,15 +52,20 @@ async function telnyxCall(profile: Record<string, unknown> = {}): Promise<Telnyx
   ]);
   const callRecordId = rows[0]?.call_record_id as string;
   if (!callRecordId) throw new Error('the call was not recorded');
+  const callControlId = randomCallControlId();
   return {
     tenantId: tenant.id,
     callRecordId,
     callSessionId,
-    callControlId: randomCallControlId(),
+    callControlId,
     clientState: Buffer.from(callRecordId).toString('base64'),
-    streamUrl: await telnyxStreamUrl(PUBLIC_BASE_URL, TELNYX_API_KEY, tenant.id, callRecordId),
+    streamUrl: await telnyxStreamUrl(PUBLIC_BASE_URL, TELNYX_API_KEY, { tenantId: tenant.id, callRecordId, callControlId }),
     tag,
   };
+}
+
+function routeOf(call: TelnyxCall) {
+  return { tenantId: call.tenantId, callRecordId: call.callRecordId, callControlId: call.callControlId };
 }
 
 function startOf(call: TelnyxCall): TelnyxStart {
@@ -184,19 +189,25 @@ describe('a Telnyx media stream into the call session', () => {
       sendPath: `${new URL(call.streamUrl).pathname.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`,
     });
     expect(refused).toMatchObject({ ok: false, status: 401 });
-    const logged = `/internal/media/telnyx/${call.tenantId}/${call.callRecordId}/[token]`;
+    const logged = `/internal/media/telnyx/${call.tenantId}/${call.callRecordId}/[call_control_id]/[token]`;
     const { entry: accepted } = await findLogEntry((entry) => entry.path === logged && entry.status === 101);
     const { entry: rejected, text } = await findLogEntry((entry) => entry.path === logged && entry.status === 401);
     expect(accepted).toMatchObject({ msg: '[CALL SESSION] media', carrier: 'telnyx', call_record_id: call.callRecordId });
     expect(rejected).toBeDefined();
     expect(text).not.toContain(token);
     expect(text).not.toContain(token.slice(0, -1));
+    expect(text).not.toContain(call.callControlId.slice(3));
   });
 
   it('is documented in the OpenAPI document with its token and its refusals', async () => {
     const spec = await api('GET', '/openapi.json', { token: null });
-    const operation = spec.body.paths['/internal/media/telnyx/{tenant_id}/{call_record_id}/{token}']?.get;
-    expect(operation?.parameters?.map((parameter: { name: string }) => parameter.name)).toEqual(['tenant_id', 'call_record_id', 'token']);
+    const operation = spec.body.paths['/internal/media/telnyx/{tenant_id}/{call_record_id}/{call_control_id}/{token}']?.get;
+    expect(operation?.parameters?.map((parameter: { name: string }) => parameter.name)).toEqual([
+      'tenant_id',
+      'call_record_id',
+      'call_control_id',
+      'token',
+    ]);
     expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(['101', '401', '403', '404', '409', '503']));
     expect(operation?.description).toMatch(/actions\/hangup/);
   });
@@ -214,9 +225,25 @@ describe('a Telnyx media stream that is not the call’s', () => {
     [
       'a token made with another API key',
       async (call: TelnyxCall) =>
-        new URL(await telnyxStreamUrl(PUBLIC_BASE_URL, 'KEYanotherAccountsApiKey0123456789', call.tenantId, call.callRecordId)).pathname,
+        new URL(await telnyxStreamUrl(PUBLIC_BASE_URL, 'KEYanotherAccountsApiKey0123456789', routeOf(call))).pathname,
     ],
     ['a token with a segment after it', (call: TelnyxCall) => withPath(call, (s) => [...s, 'x'])],
+    [
+      'a call_control_id with one character changed',
+      (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -2), flip(s.at(-2) as string), s.at(-1) as string]),
+    ],
+    [
+      'another call’s call_control_id',
+      (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -2), encodeURIComponent(randomCallControlId()), s.at(-1) as string]),
+    ],
+    [
+      'no call_control_id (the path of a token that signed none)',
+      (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -2), s.at(-1) as string]),
+    ],
+    [
+      'a call_control_id that is not URL-encoded text',
+      (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -2), '%E0%A4%A', s.at(-1) as string]),
+    ],
   ])('refuses an upgrade with %s (401) before any model session opens, recording nothing', async (_label, path) => {
     const call = await telnyxCall();
     const opened = await openTelnyxStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl, sendPath: await path(call) });
@@ -236,7 +263,7 @@ describe('a Telnyx media stream that is not the call’s', () => {
     const stranger = await createTenant();
     for (const sendPath of [
       withPath(call, (s) => [...s.slice(0, -1), otherToken]),
-      withPath(call, (s) => [s[0], s[1], s[2], s[3], stranger.id, s[5], s[6]] as string[]),
+      withPath(call, (s) => [s[0], s[1], s[2], s[3], stranger.id, s[5], s[6], s[7]] as string[]),
     ]) {
       const opened = await openTelnyxStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl, sendPath });
       expect(opened).toMatchObject({ ok: false, status: 401 });
@@ -249,7 +276,11 @@ describe('a Telnyx media stream that is not the call’s', () => {
     const call = await telnyxCall();
     const stranger = await createTenant();
     const open = async (tenantId: string, callRecordId: string) => {
-      const streamUrl = await telnyxStreamUrl(PUBLIC_BASE_URL, TELNYX_API_KEY, tenantId, callRecordId);
+      const streamUrl = await telnyxStreamUrl(PUBLIC_BASE_URL, TELNYX_API_KEY, {
+        tenantId,
+        callRecordId,
+        callControlId: call.callControlId,
+      });
       return openTelnyxStream({ workerUrl: inject('workerUrl'), streamUrl });
     };
     expect(await open(call.tenantId, randomUUID())).toMatchObject({ ok: false, status: 404 });
@@ -272,6 +303,7 @@ describe('a Telnyx media stream that is not the call’s', () => {
     ],
     ['no client_state', (call: TelnyxCall) => ({ ...startOf(call), clientState: undefined })],
     ['a client_state that is not base64', (call: TelnyxCall) => ({ ...startOf(call), clientState: '%%% not base64 %%%' })],
+    ['another call_control_id than its URL’s', (call: TelnyxCall) => ({ ...startOf(call), callControlId: randomCallControlId() })],
   ])('closes a stream whose start names %s (1008), and records nothing', async (_label, start) => {
     const call = await telnyxCall();
     const opened = await openTelnyxStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl });
@@ -314,7 +346,7 @@ describe('ending a Telnyx call from VCA’s side (Call Control actions/hangup)',
     return commandsFor(call);
   }
 
-  it('hangs the call up once, with the start’s call_control_id, when the agent ends it (agent_ended)', async () => {
+  it('hangs the call up once, at the call_control_id of its URL (the start’s), when the agent ends it (agent_ended)', async () => {
     const call = await telnyxCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] end_call_after_turns=1' });
     const stream = await connect(call, worker.url);
     await stream.until('the greeting', () => stream.audioBytes() > 0);
@@ -415,14 +447,37 @@ describe('ending a Telnyx call from VCA’s side (Call Control actions/hangup)',
     expect((await hangupOf(call)).map((command) => command.action)).toEqual(['hangup']);
   });
 
-  it('never hangs up a call_control_id named by a start that is not this call’s', async () => {
+  it('hangs up the URL’s call, never a call_control_id a start names, when the start is not this call’s (no dead air)', async () => {
+    for (const start of [
+      (call: TelnyxCall) => ({ ...startOf(call), callControlId: randomCallControlId() }),
+      (call: TelnyxCall) => ({ ...startOf(call), callSessionId: randomUUID() }),
+    ]) {
+      const call = await telnyxCall();
+      const opened = await openTelnyxStream({ workerUrl: worker.url, streamUrl: call.streamUrl });
+      if (!opened.ok) throw new Error('refused');
+      const named = start(call);
+      opened.stream.begin(named);
+      expect((await opened.stream.closed).code).toBe(1008);
+      expect((await hangupOf(call)).map((command) => command.action)).toEqual(['hangup']);
+      if (named.callControlId !== call.callControlId) {
+        expect(telnyxApi.commands.filter((command) => command.callControlId === named.callControlId)).toEqual([]);
+      }
+      expect(await sessionCallRow(call.callRecordId)).toMatchObject({ session_started_at: null, session_ended_at: null });
+    }
+  });
+
+  it('hangs up a call whose stream never sends its start within 5 s, and records its session ended error, never started', async () => {
     const call = await telnyxCall();
     const opened = await openTelnyxStream({ workerUrl: worker.url, streamUrl: call.streamUrl });
     if (!opened.ok) throw new Error('refused');
-    opened.stream.begin({ ...startOf(call), callSessionId: randomUUID() });
+    opened.stream.send({ event: 'connected', version: '1.0.0' });
     expect((await opened.stream.closed).code).toBe(1008);
-    await pause(800);
-    expect(commandsFor(call)).toEqual([]);
+    expect(opened.stream.audio).toEqual([]);
+    const commands = await hangupOf(call);
+    expect(commands).toMatchObject([{ action: 'hangup', duplicate: false }]);
+    const { row, transcript } = await endedSession(call);
+    expect(row).toMatchObject({ status: 'initiated', session_end_reason: 'error', session_started_at: null });
+    expect(transcript).toEqual({ call_id: call.callRecordId, turns: [], summary: null });
   });
 });
 

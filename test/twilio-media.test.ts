@@ -207,12 +207,16 @@ describe('a Twilio Media Stream that is not the call’s', () => {
     expect(row).toMatchObject({ status: 'initiated', session_started_at: null, session_ended_at: null, session_end_reason: null });
   });
 
-  it('closes a stream that never says which call it is (no start within 5 s)', { timeout: 20_000 }, async () => {
+  it('closes a stream that never says which call it is (no start within 5 s), and records the session ended error, never started', {
+    timeout: 20_000,
+  }, async () => {
     const call = await twilioCall();
     const opened = await openTwilioStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl });
     if (!opened.ok) throw new Error('refused');
     const closed = await opened.stream.closed;
     expect(closed.code).toBe(1008);
-    expect((await sessionCallRow(call.callRecordId)).session_started_at).toBeNull();
+    const { row, transcript } = await endedSession(call);
+    expect(row).toMatchObject({ session_started_at: null, session_end_reason: 'error' });
+    expect(transcript.turns).toEqual([]);
   });
 });

@@ -110,3 +110,25 @@ export function callHangup(call: TelnyxCall, hangupCause: string, fields: Record
     ...fields,
   });
 }
+
+/**
+ * streaming.failed: the media stream of the answer command could not be opened, as Telnyx reports
+ * it (developers.telnyx.com/api-reference/callbacks/call-streaming-failed): the call's ids, the
+ * answer's client_state, a failure_reason and the stream as it was asked for. No `to`.
+ */
+export function streamingFailed(
+  call: TelnyxCall,
+  stream: { streamUrl: string | undefined; clientState?: string },
+  fields: Record<string, unknown> = {},
+) {
+  const { to: _to, from: _from, start_time: _start, ...ids } = call;
+  return telnyxEvent('streaming.failed', {
+    ...ids,
+    ...(stream.clientState === undefined ? {} : { client_state: stream.clientState }),
+    failure_reason: 'connection_failed',
+    stream_id: randomUUID(),
+    stream_params: { ...(stream.streamUrl === undefined ? {} : { stream_url: stream.streamUrl }), track: 'inbound_track' },
+    stream_type: 'websocket',
+    ...fields,
+  });
+}

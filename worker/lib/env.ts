@@ -3,6 +3,7 @@
 // rate limits, audit) and routes can name them without importing the app, and nothing in lib/
 // imports in a circle.
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { TelnyxMediaRoute } from '../telephony/telnyx-media.ts';
 import type { ConfigResult, Settings, TelnyxSettings, TwilioSettings } from './config.ts';
 import type { Database } from './db.ts';
 import type { LogFields, Logger } from './log.ts';
@@ -52,6 +53,8 @@ export type AppEnv = {
     db: () => Database;
     /** What the request's one log line says beyond method, path, status and duration. */
     logEntry?: { msg: string; fields: LogFields };
+    /** Only on the Telnyx media route, behind requireTelnyxMediaToken: what the stream URL's token vouches for. */
+    telnyxMedia: TelnyxMediaRoute;
     /** The path as that log line records it, when the real one carries a credential (Telnyx's media token). */
     logPath?: string;
   };

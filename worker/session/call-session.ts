@@ -66,20 +66,26 @@ export const RECORD_WAIT_MAX_MS = 24 * 60 * 60 * 1000;
 /** Agent audio waiting to be sent is capped (10 minutes of it); beyond, the call is in trouble anyway. */
 const MAX_QUEUED_BYTES = 8_000 * 600;
 
-/** A carrier that names its stream in its first messages (Twilio's `start`) must have done so within this. */
+/**
+ * A carrier that names its stream in its first messages (Twilio's and Telnyx's `start`) must have
+ * done so within this; otherwise the stream is closed, the session's end is recorded as `error`
+ * (never started), and a call the media route named the control id of (Telnyx) is hung up.
+ */
 const MEDIA_START_DEADLINE_MS = 5_000;
 
 /**
  * The headers a media route hands over after verifying its carrier's signature: the call, its
  * tenant, which carrier's protocol the socket speaks, (optional) the carrier account the stream's
- * start must name, and (optional, the bridge's) the signed route: phone number, AI profile (empty:
- * none) and the carrier's call id, with which the session starts without the call's row.
+ * start must name, (optional, Telnyx's) the id the carrier's API commands the call by, which the
+ * media URL's token vouched for, and (optional, the bridge's) the signed route: phone number, AI
+ * profile (empty: none) and the carrier's call id, with which the session starts without the call's row.
  */
 export const SESSION_HEADERS = {
   tenant: 'x-vca-tenant-id',
   call: 'x-vca-call-id',
   carrier: 'x-vca-carrier',
   account: 'x-vca-carrier-account',
+  controlId: 'x-vca-carrier-control-id',
   phoneNumber: 'x-vca-phone-number-id',
   aiProfile: 'x-vca-ai-profile-id',
   externalCall: 'x-vca-external-call-id',
@@ -131,12 +137,15 @@ export class CallSession extends DurableObject<Bindings> {
   #stored: StoredSession | undefined;
   #profile: SessionProfile | undefined;
   /** What the carrier's stream must name (StreamIdentity) before the session begins. */
-  #call: { tenantId: string; callId: string; externalCallId: string; account: string | null } | undefined;
+  #call: { tenantId: string; callId: string; externalCallId: string; account: string | null; controlId: string | null } | undefined;
   #settings: Settings | undefined;
   #carrier: WebSocket | undefined;
   #translator: CarrierTranslator | undefined;
-  /** The carrier's stream is this call's (a signed upgrade, or a start that named it): only then may the call be ended at the carrier. */
-  #streamVerified = false;
+  /**
+   * The call may be ended at the carrier: the media route named its control id (Telnyx: the
+   * token signs it), or the stream's start named this call. Never for a call only a stream said it was.
+   */
+  #endableAtCarrier = false;
   #model: RealtimeConnection | undefined;
   #ending: Promise<void> | undefined;
   /** The records' writes, one after another (#writeRecords). */
@@ -193,7 +202,14 @@ export class CallSession extends DurableObject<Bindings> {
     }
     if (!context.recorded) this.#log.info('[CALL SESSION] starting from the signed route: the call record has not arrived yet');
     this.#profile = context.profile;
-    this.#call = { tenantId, callId, externalCallId: context.externalCallId, account: request.headers.get(SESSION_HEADERS.account) };
+    const controlId = request.headers.get(SESSION_HEADERS.controlId);
+    this.#call = {
+      tenantId,
+      callId,
+      externalCallId: context.externalCallId,
+      account: request.headers.get(SESSION_HEADERS.account),
+      controlId,
+    };
 
     // The model first: a call the agent cannot take is refused before it is answered with silence.
     if (!settings.REALTIME_API_KEY) {
@@ -227,6 +243,8 @@ export class CallSession extends DurableObject<Bindings> {
     server.binaryType = 'arraybuffer';
     this.#carrier = server;
     this.#translator = translator;
+    // From here on the socket is open: a call whose control id the route vouched for is hung up however this ends.
+    this.#endableAtCarrier = controlId !== null;
     server.addEventListener('message', (message) => {
       for (const event of this.#translator?.receive(message.data as string | ArrayBuffer) ?? []) this.#onCarrierEvent(event);
     });
@@ -236,7 +254,10 @@ export class CallSession extends DurableObject<Bindings> {
     if (translator.beginsOnMediaStart) {
       // The carrier names the stream's call in its first message; without it, nothing begins.
       this.#later(MEDIA_START_DEADLINE_MS, () => {
-        if (!this.#stored) this.#refuseStream('no start message');
+        if (this.#stored || this.#ending) return;
+        // The stream is the call's (its upgrade was verified) but never said so: the call's record says why it ended.
+        this.#refuseStream('no start message');
+        this.ctx.waitUntil(this.#recordRefused(tenantId, callId, 'error'));
       });
     } else {
       await this.#begin();
@@ -250,7 +271,7 @@ export class CallSession extends DurableObject<Bindings> {
     const profile = this.#profile;
     if (!call || !profile || this.#stored || this.#ending) return;
     const { tenantId, callId } = call;
-    this.#streamVerified = true;
+    this.#endableAtCarrier = true;
     const startedAt = Date.now();
     const backstopAt = startedAt + profile.maxDurationSeconds * 1000 + BACKSTOP_GRACE_MS;
     this.#stored = { tenantId, callId, startedAt, turns: [], startPending: true, ended: false, backstopAt };
@@ -275,11 +296,13 @@ export class CallSession extends DurableObject<Bindings> {
           ? 'another account'
           : stream.callRecordId !== call.callId
             ? 'another call record'
-            : undefined;
+            : call.controlId !== null && stream.controlId !== undefined && stream.controlId !== call.controlId
+              ? 'another call control id'
+              : undefined;
     if (mismatch) {
       this.#refuseStream(mismatch);
     } else {
-      this.#streamVerified = true;
+      this.#endableAtCarrier = true;
       if (stream?.unsupportedAudio) this.#refuseAudio(call, stream.unsupportedAudio);
       else void this.#begin();
     }
@@ -534,8 +557,8 @@ export class CallSession extends DurableObject<Bindings> {
     // A carrier whose call outlives the socket is told to end it (it knows if it already has).
     const settings = this.#settings;
     const endingAtCarrier =
-      this.#streamVerified && settings && this.#call
-        ? this.#translator?.endCall?.({ settings, callRecordId: this.#call.callId, log: this.#log })
+      this.#endableAtCarrier && settings && this.#call
+        ? this.#translator?.endCall?.({ settings, callRecordId: this.#call.callId, controlId: this.#call.controlId, log: this.#log })
         : undefined;
     // What was cut off by the end of the call counts as far as the caller heard it.
     const now = Date.now();

@@ -202,6 +202,28 @@ export async function recordSessionEnded(
   return found === true;
 }
 
+/**
+ * A carrier's call whose media stream could not be opened (Telnyx's streaming.failed), within
+ * tenantId: its dialled number and carrier call id, to end it by, and whether its session ever
+ * started (then the session, not the stream's failure, says how the call ends). Undefined: no such
+ * call in the tenant.
+ */
+export async function findStreamCall(
+  db: Database,
+  tenantId: string,
+  callId: string,
+): Promise<{ did: string; externalCallId: string; sessionStarted: boolean } | undefined> {
+  if (!UUID.test(tenantId) || !UUID.test(callId)) return undefined;
+  const [call] =
+    (await inTenant(db, tenantId, (tx) =>
+      tx
+        .select({ did: calls.calledNumber, externalCallId: calls.externalCallId, sessionStartedAt: calls.sessionStartedAt })
+        .from(calls)
+        .where(and(eq(calls.tenantId, tenantId), eq(calls.id, callId))),
+    )) ?? [];
+  return call && { did: call.did, externalCallId: call.externalCallId, sessionStarted: call.sessionStartedAt !== null };
+}
+
 /** withTenant, with an unknown tenant answered like an unknown call (undefined) rather than thrown. */
 async function inTenant<T>(db: Database, tenantId: string, work: (tx: Transaction, tenant: Tenant) => Promise<T>): Promise<T | undefined> {
   try {

@@ -6,6 +6,13 @@
 // hang-up never acts twice.
 import type { TelnyxSettings } from '../lib/config.ts';
 
+/**
+ * What a Telnyx call_control_id is made of: `v3:` (or `v2:`) and base64url today, a UUID in older
+ * accounts (developers.telnyx.com's examples: `v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg`).
+ * It is a capability as much as an id (with the API key it commands the call), so it is never logged.
+ */
+export const TELNYX_CALL_CONTROL_ID = /^[\w:.=+/-]{1,256}$/;
+
 /** Each request to Telnyx's API must answer within this, or it counts as unreachable. */
 export const TELNYX_API_TIMEOUT_MS = 5_000;
 
@@ -45,6 +52,21 @@ export async function telnyxCallCommand(
   const code = errorCode(text);
   const gone = response.status === 404 || (response.status === 422 && code !== null && CALL_GONE_CODES.has(code));
   return { ok: false, reason: gone ? 'call_gone' : 'refused', status: response.status, code };
+}
+
+/**
+ * The command_id of VCA's hang-up of a call: derived from the call record alone (a UUID from
+ * SHA-256 of it), so every hang-up VCA sends the call — the session's, the webhook's when the
+ * stream never came, a retry of either — is one command at Telnyx, and distinct from any other
+ * command VCA sends the call.
+ */
+export async function telnyxHangupCommandId(callRecordId: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`vca session hangup|${callRecordId}`)));
+  const bytes = digest.slice(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80; // version 8: custom
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** The first error's code of Telnyx's error body ({errors: [{code, title, detail}]}), if any. */

@@ -6,7 +6,7 @@ import type { SignedRoute } from '../../session/records.ts';
 
 /**
  * A verified media upgrade: the call, its tenant and carrier, the carrier account its stream must
- * name, and the route its signature vouches for (the bridge's: then the session does not need the
+ * name, the carrier's control id of the call (Telnyx), and the route its signature vouches for (the bridge's: then the session does not need the
  * call's row to start).
  */
 export interface MediaHandOff {
@@ -14,6 +14,8 @@ export interface MediaHandOff {
   callId: string;
   carrier: 'asterisk' | 'twilio' | 'telnyx';
   account?: string;
+  /** The id the carrier's API commands the call by, as the media URL vouched for it (Telnyx's call_control_id). */
+  controlId?: string;
   route?: SignedRoute;
 }
 
@@ -37,6 +39,7 @@ export async function handToCallSession(c: Context<AppEnv>, handOff: MediaHandOf
     [SESSION_HEADERS.carrier]: handOff.carrier,
   });
   if (handOff.account) headers.set(SESSION_HEADERS.account, handOff.account);
+  if (handOff.controlId) headers.set(SESSION_HEADERS.controlId, handOff.controlId);
   if (handOff.route) {
     headers.set(SESSION_HEADERS.phoneNumber, handOff.route.phoneNumberId);
     headers.set(SESSION_HEADERS.aiProfile, handOff.route.aiProfileId ?? '');

@@ -12,6 +12,8 @@ export interface StreamIdentity {
   accountId: string | undefined;
   /** The call record id the stream was opened for: must be the session's. */
   callRecordId: string | undefined;
+  /** The id the carrier's API commands the call by (Telnyx's call_control_id), if the start names one: must be the media route's. */
+  controlId?: string | undefined;
   /** Set when the stream's audio is not 8 kHz μ-law (what it is instead, for the log): the session cannot take it. */
   unsupportedAudio?: string;
 }
@@ -20,6 +22,8 @@ export interface StreamIdentity {
 export interface CarrierContext {
   settings: Settings;
   callRecordId: string;
+  /** The id the carrier's API commands the call by, as the media route verified it (Telnyx's call_control_id). */
+  controlId: string | null;
   log: Logger;
 }
 
@@ -53,7 +57,8 @@ export interface CarrierTranslator {
   hangup(): (string | Uint8Array)[];
   /**
    * For a carrier whose call outlives its media socket (Telnyx): end the call at the carrier, out
-   * of band. Called once when the session ends, for a stream that was this call's; the translator
+   * of band. Called once when the session ends, for a call the media route or the stream's start
+   * proved this session's (the route's control id: even when no start came); the translator
    * knows whether the carrier already ended it. Never throws.
    */
   endCall?(context: CarrierContext): Promise<void>;

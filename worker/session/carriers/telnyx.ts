@@ -12,9 +12,11 @@
 // paces playback itself (300 ms ahead), as for Twilio. No outgoing message names the stream, but
 // nothing goes out before a `start` that names this call. Closing this socket does not end a
 // Telnyx call — the caller would be left in silence — so ending the call is a Call Control
-// `actions/hangup` with the start's call_control_id (endCall below).
+// `actions/hangup` to the call_control_id the media URL's token vouches for (endCall below): known
+// from the upgrade, so a stream whose `start` never comes is hung up too, and a `start` naming
+// another call_control_id is not this call's.
 import { telnyxSettings } from '../../lib/config.ts';
-import { telnyxCallCommand } from '../../telephony/telnyx-api.ts';
+import { telnyxCallCommand, telnyxHangupCommandId } from '../../telephony/telnyx-api.ts';
 import { fromBase64, toBase64 } from '../realtime.ts';
 import { FRAME_BYTES } from './asterisk.ts';
 import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
@@ -38,7 +40,6 @@ const ULAW = new Set(['PCMU', 'audio/x-mulaw']);
 
 export function telnyxTranslator(): CarrierTranslator {
   let started = false;
-  let callControlId: string | undefined;
   /** Telnyx said the call ended (`stop`): nothing to hang up. */
   let stopped = false;
   let endRequested = false;
@@ -55,7 +56,6 @@ export function telnyxTranslator(): CarrierTranslator {
           if (started) return [];
           started = true;
           const start = message.start ?? {};
-          callControlId = text(start.call_control_id);
           return [
             {
               type: 'media_start',
@@ -64,6 +64,7 @@ export function telnyxTranslator(): CarrierTranslator {
                 // Telnyx's start names no account VCA could compare (user_id is not configured).
                 accountId: undefined,
                 callRecordId: decodeClientState(start.client_state),
+                controlId: text(start.call_control_id),
                 unsupportedAudio: unsupportedAudio(start.media_format),
               },
             },
@@ -108,16 +109,17 @@ export function telnyxTranslator(): CarrierTranslator {
     clear: () => [JSON.stringify({ event: 'clear' })],
     // Nothing on the socket ends a Telnyx call: endCall does, through the API.
     hangup: () => [],
-    async endCall({ settings, callRecordId, log }) {
-      if (stopped || endRequested || !callControlId) return;
+    async endCall({ settings, callRecordId, controlId, log }) {
+      // Only the media URL's call_control_id, which its token vouched for: never one a start named.
+      if (stopped || endRequested || !controlId) return;
       endRequested = true;
       const telnyx = telnyxSettings(settings);
       if (!telnyx.ok) {
         log.error('[CALL SESSION] cannot hang up the Telnyx call: Telnyx is not configured', { missing: telnyx.missing.join(',') });
         return;
       }
-      const result = await telnyxCallCommand(telnyx.telnyx, callControlId, 'hangup', {
-        command_id: await hangupCommandId(callRecordId),
+      const result = await telnyxCallCommand(telnyx.telnyx, controlId, 'hangup', {
+        command_id: await telnyxHangupCommandId(callRecordId),
       });
       // A call that already ended (the caller hung up meanwhile) needs nothing more.
       if (result.ok || result.reason === 'call_gone') return;
@@ -146,20 +148,6 @@ function unsupportedAudio(format: NonNullable<TelnyxMessage['start']>['media_for
   return ulaw && eightKhz && mono
     ? undefined
     : `${String(encoding).slice(0, 32)}/${String(rate).slice(0, 8)}/${String(channels).slice(0, 4)}`;
-}
-
-/**
- * The command_id of the session's hang-up: derived from the call record alone (a UUID from
- * SHA-256 of it), so a repeated hang-up for the call is one command at Telnyx, and distinct from
- * any other command VCA sends the call.
- */
-export async function hangupCommandId(callRecordId: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`vca session hangup|${callRecordId}`)));
-  const bytes = digest.slice(0, 16);
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80; // version 8: custom
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80; // RFC 9562 variant
-  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function parse(data: string): TelnyxMessage | undefined {

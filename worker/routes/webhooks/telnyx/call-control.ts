@@ -7,10 +7,11 @@ import { isDatabaseUnavailable } from '../../../lib/db.ts';
 import type { App, AppEnv } from '../../../lib/env.ts';
 import type { LogFields } from '../../../lib/log.ts';
 import { ApiError } from '../../../lib/problem.ts';
+import { findStreamCall, recordSessionEnded } from '../../../session/records.ts';
 import type { CallEvent } from '../../../telephony/adapter.ts';
 import { TELNYX_WEBHOOK_PATH, TelnyxTelephonyAdapter } from '../../../telephony/telnyx.ts';
-import { telnyxCallCommand } from '../../../telephony/telnyx-api.ts';
-import { telnyxStreamUrl } from '../../../telephony/telnyx-media.ts';
+import { telnyxCallCommand, telnyxHangupCommandId } from '../../../telephony/telnyx-api.ts';
+import { telnyxStreamUrl, verifyTelnyxMediaPath } from '../../../telephony/telnyx-media.ts';
 import { jsonBody, jsonResponse } from '../../openapi.ts';
 import { type TelnyxPayload, TelnyxWebhook, TelnyxWebhookAnswer, telnyxProblems } from './schema.ts';
 
@@ -37,7 +38,10 @@ const ENDS = new Map<string, { cause: number; talks: boolean }>([
 const UNKNOWN_END = { cause: 31, talks: false };
 /** The caller hung up before VCA's answer reached Telnyx: as originator_cancel records. */
 const CALLER_GONE_CAUSE = 31;
-/** VCA could not answer the call (Telnyx refused the command or was unreachable): temporary failure. */
+/**
+ * VCA could not answer the call (Telnyx refused the command or was unreachable), or answered it
+ * but its media stream never came (streaming.failed): temporary failure.
+ */
 const NOT_ANSWERED_CAUSE = 41;
 
 const route = createRoute({
@@ -51,7 +55,8 @@ const route = createRoute({
     'Routed: the call is marked ringing and answered with `POST /v2/calls/{call_control_id}/actions/answer`, streaming its audio both ways (RTP, PCMU) to `wss://…/internal/media/telnyx/{tenant_id}/{call_record_id}/{token}`, with the call record id (base64) as `client_state` and `command_id` `vca-answer-{call_session_id}`, so a redelivered event never answers twice.',
     'Unknown, deactivated or another carrier’s number, or an inactive tenant: `actions/reject` with cause `CALL_REJECTED`, no call recorded. Database unreachable: `actions/reject` with `USER_BUSY` (logged). A command Telnyx refuses or that cannot reach Telnyx is logged and the call recorded failed (cause 41); a call that already hung up (Telnyx error 90018) is recorded failed (cause 31) and is not an error.',
     '`call.answered` → answered. `call.hangup` → ended or failed, with `hangup_cause` as its Q.850 cause (normal_clearing 16, user_busy 17, no_answer and timeout 19, call_rejected 21, not_found 1, time_limit 102, originator_cancel and unspecified 31) and the talk time from `start_time` to the end for normal_clearing and time_limit. A call only moves forward and the first end wins, whatever order events arrive in.',
-    'Other events are acknowledged and ignored. The answer is 200 for a signed, well-formed event (Telnyx needs only a 2xx), except 503 `database_unavailable` when the database cannot be reached for call.answered or call.hangup, so that Telnyx delivers it again; unsigned, wrongly signed or stale requests: 401, nothing recorded. Telnyx not configured: 503.',
+    '`streaming.failed` (the media stream could not be opened; its `stream_params.stream_url` must be one VCA gave for the event’s call): unless the call’s session started, the call is recorded failed (cause 41, no talk time) with its session ended `error` and never started, then hung up with `actions/hangup` (`command_id` derived from the call record, so a redelivery is harmless); with the database unreachable it is hung up all the same and the answer is 503.',
+    'Other events are acknowledged and ignored. The answer is 200 for a signed, well-formed event (Telnyx needs only a 2xx), except 503 `database_unavailable` when the database cannot be reached for call.answered, call.hangup or streaming.failed, so that Telnyx delivers it again; unsigned, wrongly signed or stale requests: 401, nothing recorded. Telnyx not configured: 503.',
   ].join(' '),
   security: [{ telnyxSignature: [] }],
   request: { body: jsonBody(TelnyxWebhook) },
@@ -75,14 +80,9 @@ export function registerTelnyxCallControl(app: App) {
         return reply(c, data, await callAnswered(c, data, payload));
       case 'call.hangup':
         return reply(c, data, await callHangup(c, data, payload));
+      case 'streaming.failed':
+        return reply(c, data, await streamingFailed(c, payload));
       default:
-        if (data.event_type === 'streaming.failed') {
-          // The media stream did not connect: worth a line of its own (the caller hears silence).
-          c.var.log.warn('[TELNYX] streaming failed', {
-            call_session_id: payload.call_session_id,
-            failure_reason: typeof payload.failure_reason === 'string' ? payload.failure_reason.slice(0, 200) : undefined,
-          });
-        }
         return reply(c, data, { outcome: 'ignored', reason: `${data.event_type} changes nothing.` });
     }
   });
@@ -163,7 +163,9 @@ async function callInitiated(c: Context<AppEnv>, event: Event, payload: TelnyxPa
     {
       command_id: `vca-answer-${callSessionId}`,
       client_state: btoa(callRecordId),
-      stream_url: await telnyxStreamUrl(telnyx.publicBaseUrl, telnyx.apiKey, tenantId, callRecordId),
+      // The URL names the call_control_id too (signed by its token), so the session can hang the
+      // call up even if Telnyx's start never comes.
+      stream_url: await telnyxStreamUrl(telnyx.publicBaseUrl, telnyx.apiKey, { tenantId, callRecordId, callControlId }),
       // The caller's audio to the agent, the agent's back into the call: μ-law 8 kHz both ways,
       // the session's one audio format (Telnyx transcodes the caller's leg to it).
       stream_track: 'inbound_track',
@@ -231,6 +233,68 @@ async function callHangup(c: Context<AppEnv>, event: Event, payload: TelnyxPaylo
   return { ...progressOutcome(call, log), hangup_cause: hangupCause.slice(0, 64), q850_cause: end.cause };
 }
 
+/**
+ * The media stream of an answered call could not be opened (Telnyx's streaming.failed): the
+ * caller would sit in silence, so the call is hung up. The event's stream_url — VCA's own, its
+ * token checked — names the tenant, call record and call_control_id; it must agree with the
+ * event's ids. Unless the call's session started (then a stream did open, and the session ends
+ * the call itself), the call is recorded first — failed, cause 41, no talk time; its session
+ * ended `error`, never started — so that Telnyx's call.hangup after VCA's hang-up cannot record it
+ * as a normal end, then hung up with the command_id of every hang-up of the call, so a redelivery
+ * is one command at Telnyx (or a call already gone). The database unreachable: hung up all the
+ * same, and 503, so that Telnyx delivers the event again and the record is written then.
+ */
+async function streamingFailed(c: Context<AppEnv>, payload: TelnyxPayload): Promise<Outcome> {
+  const log: LogFields = {
+    call_session_id: payload.call_session_id,
+    failure_reason: typeof payload.failure_reason === 'string' ? payload.failure_reason.slice(0, 200) : undefined,
+  };
+  // Worth a line of its own, whatever comes of it: the call's audio never reached the agent.
+  c.var.log.warn('[TELNYX] streaming failed', log);
+  const streamUrl = payload.stream_params?.stream_url;
+  const path = streamUrl && URL.canParse(streamUrl) ? new URL(streamUrl).pathname : undefined;
+  const route = path ? await verifyTelnyxMediaPath(c.var.telnyx.apiKey, path) : undefined;
+  if (!route || route.callControlId !== payload.call_control_id) {
+    return { outcome: 'unknown_call', reason: 'The event names no media stream VCA gave Telnyx for this call.', log };
+  }
+  const { tenantId, callRecordId, callControlId } = route;
+  const routed = { ...log, tenant_id: tenantId, call_record_id: callRecordId };
+  const hangUp = async () => command(c, callControlId, 'hangup', { command_id: await telnyxHangupCommandId(callRecordId) }, routed);
+
+  let ended: { id: string; status: CallStatus } | undefined;
+  try {
+    const call = await findStreamCall(c.var.db(), tenantId, callRecordId);
+    if (!call || call.externalCallId !== payload.call_session_id) {
+      return { outcome: 'unknown_call', reason: 'No call with that call_session_id was recorded for the stream.', log: routed };
+    }
+    if (call.sessionStarted) {
+      return {
+        outcome: 'ignored',
+        reason: 'The call’s session started: it ends the call itself.',
+        call_record_id: callRecordId,
+        log: routed,
+      };
+    }
+    const at = nowSeconds();
+    [ended] = await recordCallsEnded(c.var.db(), [
+      { did: call.did, callId: call.externalCallId, endedAt: at, durationSeconds: 0, hangupCause: NOT_ANSWERED_CAUSE },
+    ]);
+    await recordSessionEnded(c.var.db(), tenantId, callRecordId, { at: new Date(at * 1000), reason: 'error', turns: [], summary: null });
+  } catch (error) {
+    if (isDatabaseUnavailable(error) || (error instanceof ApiError && error.code === 'database_unavailable')) await hangUp();
+    throw error;
+  }
+  await hangUp();
+  return {
+    outcome: 'failed',
+    reason: 'stream_failed',
+    call_record_id: callRecordId,
+    call_status: ended?.status,
+    q850_cause: NOT_ANSWERED_CAUSE,
+    log: routed,
+  };
+}
+
 function progressOutcome(call: { id: string; status: CallStatus } | undefined, log: LogFields): Outcome {
   if (!call) return { outcome: 'unknown_call', reason: 'No call with that call_session_id was recorded for the dialled number.', log };
   return { outcome: 'recorded', call_record_id: call.id, call_status: call.status, log };
@@ -240,7 +304,7 @@ function progressOutcome(call: { id: string; status: CallStatus } | undefined, l
 async function command(
   c: Context<AppEnv>,
   callControlId: string,
-  action: 'answer' | 'reject',
+  action: 'answer' | 'reject' | 'hangup',
   body: Record<string, unknown> & { command_id: string },
   log: LogFields,
 ): Promise<'ok' | 'call_gone' | 'refused' | 'unreachable'> {

@@ -1,10 +1,11 @@
 // The parts of Telnyx's Call Control webhooks (API v2) VCA reads: the envelope
 // `{data: {record_type, event_type, id, occurred_at, payload}, meta}` and the payload fields of
-// call.initiated, call.answered and call.hangup (developers.telnyx.com/api-reference/callbacks).
+// call.initiated, call.answered, call.hangup and streaming.failed (developers.telnyx.com/api-reference/callbacks).
 // Telnyx adds fields and event types without notice, so every object is loose: unknown fields are
 // signed over and ignored, and an event type VCA does not act on is acknowledged and ignored.
 import { z } from '@hono/zod-openapi';
 import { problems } from '../../../lib/problem.ts';
+import { TELNYX_CALL_CONTROL_ID } from '../../../telephony/telnyx-api.ts';
 
 /** The problems the Telnyx webhook answers: no credential but the signature, so no 403. */
 export function telnyxProblems(...statuses: number[]) {
@@ -30,14 +31,10 @@ const text = (max: number) => z.string().max(max);
 
 export const TelnyxEventPayload = z
   .looseObject({
-    call_control_id: z
-      .string()
-      .regex(/^[\w:.=+/-]{1,256}$/, 'must be a Telnyx call control id')
-      .optional()
-      .openapi({
-        description: 'The id commands on the call are addressed to.',
-        example: 'v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg',
-      }),
+    call_control_id: z.string().regex(TELNYX_CALL_CONTROL_ID, 'must be a Telnyx call control id').optional().openapi({
+      description: 'The id commands on the call are addressed to.',
+      example: 'v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg',
+    }),
     call_session_id: z
       .string()
       .regex(/^[\w:.-]{1,128}$/, 'must be a Telnyx call session id')
@@ -58,6 +55,12 @@ export const TelnyxEventPayload = z
     hangup_source: text(32).optional().openapi({ description: 'call.hangup: `caller`, `callee` or `unknown`.' }),
     sip_hangup_cause: text(32).optional().openapi({ description: 'call.hangup: the SIP response code, or `unspecified`.' }),
     client_state: text(4096).optional().openapi({ description: 'Base64 state set by a command; VCA sets the call record id.' }),
+    // Not limited: only ever shortened for the log, so no length Telnyx sends makes the event a 400.
+    failure_reason: z.string().nullish().openapi({ description: 'streaming.failed: why the media stream could not be opened.' }),
+    stream_params: z
+      .looseObject({ stream_url: z.string().nullish() })
+      .nullish()
+      .openapi({ description: 'streaming.failed: the stream as the answer command asked for it; `stream_url` names the call.' }),
   })
   .openapi('TelnyxEventPayload');
 
@@ -65,7 +68,9 @@ export const TelnyxWebhook = z
   .looseObject({
     data: z.looseObject({
       record_type: text(32).optional(),
-      event_type: text(64).openapi({ description: 'call.initiated, call.answered and call.hangup are acted on; others are ignored.' }),
+      event_type: text(64).openapi({
+        description: 'call.initiated, call.answered, call.hangup and streaming.failed are acted on; others are ignored.',
+      }),
       id: z
         .string()
         .min(1)
