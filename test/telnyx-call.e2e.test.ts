@@ -137,4 +137,53 @@ describe('a Telnyx call, end to end', () => {
     const { rows } = await sql('select count(*)::int as n from calls where external_call_id = $1', [call.call_session_id]);
     expect(rows[0]?.n).toBe(1);
   });
+
+  it('ends cleanly when the caller hangs up at Telnyx mid-call and the stream’s stop is lost: call.hangup records the end, the socket’s close ends the session', async () => {
+    const tenant = await createTenant();
+    const number = await createPhoneNumber(tenant.id, { provider_type: 'telnyx' });
+    await createAiProfile(tenant.id, { is_default: true, greeting: 'Hello, Acme Dental.' });
+    const call = telnyxCall(number.did_number, { start_time: new Date(Date.now() - 1_000).toISOString() });
+    const send = (event: unknown) => sendTelnyxEvent(event, { baseUrl: worker.url });
+    const initiated = await send(callInitiated(call));
+    const callRecordId = initiated.body.call_record_id as string;
+    const [answer] = telnyxApi.commandsFor(call.call_control_id);
+    await send(callAnswered(call));
+    const opened = await openTelnyxStream({ workerUrl: worker.url, streamUrl: String(answer?.body.stream_url) });
+    if (!opened.ok) throw new Error(`the stream was refused: ${opened.status} ${opened.body}`);
+    const stream = opened.stream;
+    stream.begin({
+      callControlId: call.call_control_id,
+      callSessionId: call.call_session_id,
+      clientState: String(answer?.body.client_state),
+    });
+    await stream.until('the greeting', () => stream.audioBytes() > 0);
+    await stream.speak(300, 'silence');
+
+    // The caller hangs up: Telnyx's webhook comes while the session is live, and its stop never does.
+    const hungUp = await send(callHangup(call, 'normal_clearing', { hangup_source: 'caller', end_time: new Date().toISOString() }));
+    expect(hungUp.body).toMatchObject({ outcome: 'recorded', call_record_id: callRecordId, call_status: 'ended', q850_cause: 16 });
+    telnyxApi.ended.add(call.call_control_id);
+    expect(stream.open).toBe(true);
+    stream.close();
+
+    const { row, transcript } = await endedSession({ tenantId: tenant.id, callRecordId });
+    expect(row).toMatchObject({ status: 'ended', session_end_reason: 'caller_hung_up' });
+    expect(transcript.turns[0]).toMatchObject({ role: 'agent' });
+    // The session could not know the call had ended: it asked Telnyx to hang up once, heard "already ended", and logged no failure.
+    const { entry, text } = await findLogEntry(
+      (line) => line.msg === '[CALL SESSION] ended' && line.call_record_id === callRecordId,
+      logFile,
+    );
+    expect(entry).toMatchObject({ reason: 'caller_hung_up', recorded: true });
+    expect(text).not.toMatch(new RegExp(`hang-up failed[^\n]*${callRecordId}`));
+    const asked = telnyxApi.requests.filter(
+      (request) => request.path === `/v2/calls/${encodeURIComponent(call.call_control_id)}/actions/hangup`,
+    );
+    expect(asked).toHaveLength(1);
+    expect(telnyxApi.commandsFor(call.call_control_id).map((command) => command.action)).toEqual(['answer']);
+    // The call's end is the webhook's, with its talk time; the session's end did not change it.
+    const fetched = await api('GET', `/api/tenants/${tenant.id}/calls/${callRecordId}`);
+    expect(fetched.body).toMatchObject({ status: 'ended', hangup_cause: 16 });
+    expect(fetched.body.duration_seconds).toBeGreaterThanOrEqual(1);
+  });
 });

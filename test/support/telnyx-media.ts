@@ -146,6 +146,11 @@ export class TelnyxStream {
     setTimeout(() => this.#socket.close(1000), 50);
   }
 
+  /** Telnyx closes the socket without a `stop` first (the stop was lost): a clean close, nothing said. */
+  close(code = 1000): void {
+    this.#socket.close(code);
+  }
+
   /** The connection drops without a `stop` (a network failure): the call itself is still up at Telnyx. */
   drop(): void {
     this.#socket.terminate();
