@@ -367,6 +367,29 @@ describe('ending a Telnyx call from VCA’s side (Call Control actions/hangup)',
     expect(stream.malformed).toEqual([]);
   });
 
+  it('hangs up a call whose stream it refuses — the model cannot start, the tenant is suspended — so the caller is not left in silence', async () => {
+    const unready = await telnyxCall({ system_prompt: 'You are a receptionist.\n[emulator] fail=start' });
+    const refused = await openTelnyxStream({ workerUrl: worker.url, streamUrl: unready.streamUrl });
+    expect(refused).toMatchObject({ ok: false, status: 503 });
+    expect((await hangupOf(unready)).map((command) => command.action)).toEqual(['hangup']);
+
+    const suspended = await telnyxCall();
+    expect((await api('PATCH', `/api/tenants/${suspended.tenantId}`, { body: { status: 'suspended' } })).status).toBe(200);
+    expect(await openTelnyxStream({ workerUrl: worker.url, streamUrl: suspended.streamUrl })).toMatchObject({ ok: false, status: 403 });
+    expect((await hangupOf(suspended)).map((command) => command.action)).toEqual(['hangup']);
+  });
+
+  it('never hangs up a live call when a second stream for it is refused (409)', async () => {
+    const call = await telnyxCall({ greeting: 'Hi.' });
+    const stream = await connect(call, worker.url);
+    await stream.until('the greeting', () => stream.audioBytes() > 0);
+    expect(await openTelnyxStream({ workerUrl: worker.url, streamUrl: call.streamUrl })).toMatchObject({ ok: false, status: 409 });
+    await pause(500);
+    expect(commandsFor(call)).toEqual([]);
+    stream.stop();
+    expect((await endedSession(call)).row.session_end_reason).toBe('caller_hung_up');
+  });
+
   it('hangs the call up when the model fails mid-call (model_failed)', async () => {
     const call = await telnyxCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] fail_after_ms=1500' });
     const stream = await connect(call, worker.url);

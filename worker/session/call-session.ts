@@ -184,6 +184,15 @@ export class CallSession extends DurableObject<Bindings> {
     if (!config.ok) return refusal(503, 'service_misconfigured', 'The service is misconfigured.');
     const settings = config.settings;
     this.#settings = settings;
+    // From here on a refusal would leave a carrier whose call outlives its stream (Telnyx) in
+    // silence: such a call, named by its verified control id, is hung up as it is refused.
+    const controlId = request.headers.get(SESSION_HEADERS.controlId);
+    const refuse = (status: number, code: string, detail: string) => {
+      if (controlId !== null && translator.endCall) {
+        this.ctx.waitUntil(translator.endCall({ settings, callRecordId: callId, controlId, log: this.#log }).catch(() => {}));
+      }
+      return refusal(status, code, detail);
+    };
 
     const database = openDatabase(settings);
     let context: Awaited<ReturnType<typeof loadSessionContext>>;
@@ -191,18 +200,17 @@ export class CallSession extends DurableObject<Bindings> {
       context = await loadSessionContext(database.db, tenantId, callId, signedRoute(request.headers));
     } catch {
       this.#log.warn('[CALL SESSION] refused: database unavailable');
-      return refusal(503, 'database_unavailable', 'The database is unreachable.');
+      return refuse(503, 'database_unavailable', 'The database is unreachable.');
     } finally {
       this.ctx.waitUntil(database.close().catch(() => {}));
     }
     if (!context.ok) {
       this.#log.warn('[CALL SESSION] refused', { reason: context.reason });
       const status = context.reason === 'unknown_call' ? 404 : context.reason === 'tenant_inactive' ? 403 : 409;
-      return refusal(status, context.reason, 'No session for this call.');
+      return refuse(status, context.reason, 'No session for this call.');
     }
     if (!context.recorded) this.#log.info('[CALL SESSION] starting from the signed route: the call record has not arrived yet');
     this.#profile = context.profile;
-    const controlId = request.headers.get(SESSION_HEADERS.controlId);
     this.#call = {
       tenantId,
       callId,
@@ -215,7 +223,7 @@ export class CallSession extends DurableObject<Bindings> {
     if (!settings.REALTIME_API_KEY) {
       await this.#recordRefused(tenantId, callId, 'model_unavailable');
       this.#log.error('[CALL SESSION] refused: REALTIME_API_KEY is not set', { reason: 'model_unavailable' });
-      return refusal(503, 'model_unavailable', 'The voice model is not configured.');
+      return refuse(503, 'model_unavailable', 'The voice model is not configured.');
     }
     try {
       this.#model = await connectRealtime(
@@ -233,7 +241,7 @@ export class CallSession extends DurableObject<Bindings> {
       const reason = error instanceof RealtimeUnavailable ? error.message : 'unexpected error';
       await this.#recordRefused(tenantId, callId, 'model_unavailable');
       this.#log.error('[CALL SESSION] refused: the model is unavailable', { reason: 'model_unavailable', detail: reason });
-      return refusal(503, 'model_unavailable', 'The voice model is unavailable.');
+      return refuse(503, 'model_unavailable', 'The voice model is unavailable.');
     }
 
     const pair = new WebSocketPair();
