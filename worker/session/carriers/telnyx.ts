@@ -17,9 +17,8 @@
 // another call_control_id is not this call's.
 import { telnyxSettings } from '../../lib/config.ts';
 import { telnyxCallCommand, telnyxHangupCommandId } from '../../telephony/telnyx-api.ts';
-import { fromBase64, toBase64 } from '../realtime.ts';
-import { FRAME_BYTES } from './asterisk.ts';
 import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
+import { callerAudio, keypadDigit, mediaMessages, parseMessage, text } from './json-stream.ts';
 
 interface TelnyxMessage {
   event?: unknown;
@@ -43,13 +42,12 @@ export function telnyxTranslator(): CarrierTranslator {
   /** Telnyx said the call ended (`stop`): nothing to hang up. */
   let stopped = false;
   let endRequested = false;
-  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   return {
     name: 'telnyx',
     beginsOnMediaStart: true,
     receive(data) {
       if (typeof data !== 'string') return [];
-      const message = parse(data);
+      const message = parseMessage<TelnyxMessage>(data);
       switch (message?.event) {
         case 'start': {
           // One start per stream: a second one cannot re-aim the hang-up at another call.
@@ -70,21 +68,11 @@ export function telnyxTranslator(): CarrierTranslator {
             },
           ];
         }
-        case 'media': {
-          const payload = text(message.media?.payload);
+        case 'media':
           // Only the caller's side (stream_track inbound_track); an outbound track would be our own audio.
-          const track = message.media?.track;
-          if (!payload || (track !== undefined && track !== 'inbound' && track !== 'inbound_track')) return [];
-          try {
-            return [{ type: 'audio', ulaw: fromBase64(payload) }];
-          } catch {
-            return [];
-          }
-        }
-        case 'dtmf': {
-          const digit = text(message.dtmf?.digit);
-          return digit && /^[0-9*#A-D]$/.test(digit) ? [{ type: 'dtmf', digit }] : [];
-        }
+          return callerAudio(message.media, ['inbound', 'inbound_track']);
+        case 'dtmf':
+          return keypadDigit(message.dtmf);
         case 'error': {
           const code = message.payload?.code;
           return [
@@ -99,13 +87,7 @@ export function telnyxTranslator(): CarrierTranslator {
           return [] satisfies CarrierEvent[];
       }
     },
-    audio(ulaw) {
-      const messages: string[] = [];
-      for (let offset = 0; offset < ulaw.length; offset += FRAME_BYTES) {
-        messages.push(JSON.stringify({ event: 'media', media: { payload: toBase64(ulaw.subarray(offset, offset + FRAME_BYTES)) } }));
-      }
-      return messages;
-    },
+    audio: (ulaw) => mediaMessages(ulaw),
     clear: () => [JSON.stringify({ event: 'clear' })],
     // Nothing on the socket ends a Telnyx call: endCall does, through the API.
     hangup: () => [],
@@ -148,13 +130,4 @@ function unsupportedAudio(format: NonNullable<TelnyxMessage['start']>['media_for
   return ulaw && eightKhz && mono
     ? undefined
     : `${String(encoding).slice(0, 32)}/${String(rate).slice(0, 8)}/${String(channels).slice(0, 4)}`;
-}
-
-function parse(data: string): TelnyxMessage | undefined {
-  try {
-    const message = JSON.parse(data) as unknown;
-    return message && typeof message === 'object' ? (message as TelnyxMessage) : undefined;
-  } catch {
-    return undefined;
-  }
 }

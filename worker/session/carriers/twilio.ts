@@ -7,9 +7,8 @@
 // what was heard without Twilio's echo. Every outgoing message names the streamSid, so nothing
 // goes out before `start`. Closing the socket ends the <Connect>; Twilio then runs the TwiML after it (none:
 // the call ends), so hanging up needs no message of its own.
-import { fromBase64, toBase64 } from '../realtime.ts';
-import { FRAME_BYTES } from './asterisk.ts';
 import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
+import { callerAudio, keypadDigit, mediaMessages, parseMessage, text } from './json-stream.ts';
 
 interface TwilioMessage {
   event?: unknown;
@@ -21,14 +20,13 @@ interface TwilioMessage {
 
 export function twilioTranslator(): CarrierTranslator {
   let streamSid: string | undefined;
-  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   const send = (message: Record<string, unknown>) => (streamSid ? [JSON.stringify({ ...message, streamSid })] : []);
   return {
     name: 'twilio',
     beginsOnMediaStart: true,
     receive(data) {
       if (typeof data !== 'string') return [];
-      const message = parse(data);
+      const message = parseMessage<TwilioMessage>(data);
       switch (message?.event) {
         case 'start': {
           const start = message.start ?? {};
@@ -44,20 +42,11 @@ export function twilioTranslator(): CarrierTranslator {
             },
           ];
         }
-        case 'media': {
-          const payload = text(message.media?.payload);
+        case 'media':
           // Only the caller's side: a bidirectional stream carries no other track.
-          if (!payload || (message.media?.track !== undefined && message.media.track !== 'inbound')) return [];
-          try {
-            return [{ type: 'audio', ulaw: fromBase64(payload) }];
-          } catch {
-            return [];
-          }
-        }
-        case 'dtmf': {
-          const digit = text(message.dtmf?.digit);
-          return digit && /^[0-9*#A-D]$/.test(digit) ? [{ type: 'dtmf', digit }] : [];
-        }
+          return callerAudio(message.media, ['inbound']);
+        case 'dtmf':
+          return keypadDigit(message.dtmf);
         case 'stop':
           return [{ type: 'hangup' }];
         default:
@@ -65,23 +54,8 @@ export function twilioTranslator(): CarrierTranslator {
           return [] satisfies CarrierEvent[];
       }
     },
-    audio(ulaw) {
-      const messages: string[] = [];
-      for (let offset = 0; offset < ulaw.length; offset += FRAME_BYTES) {
-        messages.push(...send({ event: 'media', media: { payload: toBase64(ulaw.subarray(offset, offset + FRAME_BYTES)) } }));
-      }
-      return messages;
-    },
+    audio: (ulaw) => (streamSid ? mediaMessages(ulaw, { streamSid }) : []),
     clear: () => send({ event: 'clear' }),
     hangup: () => [],
   };
-}
-
-function parse(data: string): TwilioMessage | undefined {
-  try {
-    const message = JSON.parse(data) as unknown;
-    return message && typeof message === 'object' ? (message as TwilioMessage) : undefined;
-  } catch {
-    return undefined;
-  }
 }
