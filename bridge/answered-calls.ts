@@ -4,6 +4,7 @@
 // calls whose audio may still arrive (media.ts). Kept two hours (as long as the media relay
 // remembers a route), then pruned: at 10 calls/s that is 72,000 small rows.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { transaction } from './database.ts';
 
 export interface AnsweredCall {
   /** The PBX's id of the call (Asterisk ${UNIQUEID}). */
@@ -29,6 +30,11 @@ export class AnsweredCalls {
   readonly #prune: StatementSync;
 
   constructor(db: DatabaseSync) {
+    AnsweredCalls.#keyByCallFirst(db);
+    // Keyed by the call first: the key serves both lookups (by tenant and call, by call and
+    // number), so a call costs the commit one index page it lands on at random, not two (an
+    // index of its own on call_id was a quarter of a commit's time). answered_at grows with time:
+    // its index takes new rows on its last page.
     db.exec(`
       create table if not exists answered_calls (
         tenant_id text not null,
@@ -39,9 +45,8 @@ export class AnsweredCalls {
         ai_profile_id text,
         ai_profile_role text,
         answered_at integer not null,
-        primary key (tenant_id, call_id)
+        primary key (call_id, tenant_id)
       );
-      create index if not exists answered_calls_call_id on answered_calls (call_id);
       create index if not exists answered_calls_answered_at on answered_calls (answered_at);
     `);
     const columns = 'call_id, tenant_id, did, call_record_id, phone_number_id, ai_profile_id, ai_profile_role, answered_at';
@@ -81,5 +86,35 @@ export class AnsweredCalls {
 
   prune(now = Date.now()): void {
     this.#prune.run(now - ANSWERS_KEPT_MS);
+  }
+
+  /**
+   * A file from an older bridge keys the table by tenant first, with an index on call_id beside
+   * it. SQLite cannot change a key: the table is rebuilt with its rows (two hours of answers at
+   * most), once.
+   */
+  static #keyByCallFirst(db: DatabaseSync): void {
+    const table = db.prepare(`select sql from sqlite_master where type = 'table' and name = 'answered_calls'`).get() as
+      | { sql: string }
+      | undefined;
+    if (!table || !/primary key \(tenant_id, call_id\)/i.test(table.sql)) return;
+    transaction(db, () => {
+      db.exec(`
+        create table answered_calls_by_call (
+          tenant_id text not null,
+          call_id text not null,
+          did text not null,
+          call_record_id text not null,
+          phone_number_id text not null,
+          ai_profile_id text,
+          ai_profile_role text,
+          answered_at integer not null,
+          primary key (call_id, tenant_id)
+        );
+        insert into answered_calls_by_call select tenant_id, call_id, did, call_record_id, phone_number_id, ai_profile_id, ai_profile_role, answered_at from answered_calls;
+        drop table answered_calls;
+        alter table answered_calls_by_call rename to answered_calls;
+      `);
+    });
   }
 }

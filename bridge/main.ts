@@ -51,7 +51,7 @@ const router = new Router({
   spool,
   routes,
   maxAgeMs: config.BRIDGE_ROUTES_MAX_AGE_S * 1000,
-  onSpooled: () => deliverer.notify(),
+  onSpooled: () => deliverer.notify('inbound-routed'),
 });
 
 // The calls routed before a restart whose audio may still arrive: a hand-off follows its

@@ -147,6 +147,9 @@ export async function benchMedia(stack: MediaStack, sessions: number, mediaSecon
     if (normalizeDid(did, 'IN') === did && !dids.includes(did)) dids.push(did);
   }
   const tags = dids.map((_, i) => `Bench media ${run} call ${i}.`);
+  const routesKnown = async () =>
+    ((await (await fetch(`${stack.bridgeUrl}/healthz`)).json()) as { routes: { count: number } }).routes.count;
+  const routesBefore = await routesKnown();
   for (const [i, did] of dids.entries()) {
     await stack.admin.query(
       `with t as (insert into tenants (name) values ($1) returning id),
@@ -157,6 +160,12 @@ export async function benchMedia(stack: MediaStack, sessions: number, mediaSecon
     );
   }
 
+  // The bridge answers from its routing table: the new numbers are in it after its next sync.
+  const deadline = Date.now() + 30_000;
+  while ((await routesKnown()) < routesBefore + dids.length) {
+    if (Date.now() > deadline) throw new Error('the media calls’ numbers did not reach the bridge’s routing table');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const rssBefore = rssKib(stack.bridgePid);
   const routes = await Promise.all(
     dids.map(async (did, i) => {

@@ -209,6 +209,25 @@ describe('the bridge between Asterisk and the Worker', () => {
     });
   });
 
+  it('refuses a body over 16 KiB sent without its length (chunked) with a 413, queueing nothing', async () => {
+    const before = (await bridge.health()).spool.depth;
+    const body = new TextEncoder().encode(`call_id=x.9&called_number=${'9'.repeat(17 * 1024)}&hangup_cause=16&timestamp=1790000000`);
+    const response = await fetch(`${bridge.url}/call-ended`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(body);
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(new URLSearchParams(await response.text()).get('code')).toBe('too_large');
+    expect((await bridge.health()).spool.depth).toBe(before);
+  });
+
   it('answers unknown paths with 404', async () => {
     const response = await fetch(`${bridge.url}/nope`);
     expect(response.status).toBe(404);

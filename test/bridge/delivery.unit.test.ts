@@ -256,6 +256,37 @@ describe('batching', () => {
     expect(pending()).toEqual([]);
   });
 
+  it('sends routed calls behind a batch that was not full together, a full batch at once, without reading the spool for each call', async () => {
+    worker.holdAll();
+    const running = deliverer();
+    running.start();
+    const routed = (i: number) => {
+      const n = spoolEvent('inbound-routed', `r.${i}`);
+      running.notify('inbound-routed');
+      return n;
+    };
+    const first = [1, 2, 3].map(routed);
+    await advance(0);
+    expect(worker.requests.map((request) => request.events.map((event) => event.n))).toEqual([first]);
+
+    // While those three are out, calls arrive one by one, each in a commit of its own.
+    const reads = vi.spyOn(spool, 'oldest');
+    const next: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      next.push(routed(4 + i));
+      await advance(0);
+    }
+    expect(worker.requests.slice(1).map((request) => request.events.map((event) => event.n))).toEqual([next.slice(0, 100)]);
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(2);
+
+    while (worker.held.length > 0) {
+      for (const held of worker.held.splice(0)) held.answer(ANSWERED);
+      await advance(0);
+    }
+    expect(worker.requests.slice(2).map((request) => request.events.map((event) => event.n))).toEqual([next.slice(100)]);
+    expect(pending()).toEqual([]);
+  });
+
   it('falls back to single events for a Worker without the batch endpoint, and asks again later', async () => {
     const recheck = 60_000;
     worker.answer = (request) => (request.batch ? { outcome: 'unsupported' } : ANSWERED);

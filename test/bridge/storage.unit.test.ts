@@ -1,10 +1,12 @@
-// The bridge's SQLite file on its own: group commit (one fsync for the writes of one moment) and
-// a spool written by a bridge from before routing at the PBX, opened by this one.
+// The bridge's SQLite file on its own: group commit (one fsync for the writes of one moment), and
+// files of older bridges (a spool from before routing at the PBX, answers keyed by tenant first)
+// opened by this one.
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { type AnsweredCall, AnsweredCalls } from '../../bridge/answered-calls.ts';
 import { openBridgeDatabase } from '../../bridge/database.ts';
 import { GroupCommit } from '../../bridge/group-commit.ts';
 import { SpoolQueue } from '../../bridge/spool.ts';
@@ -83,6 +85,40 @@ describe('a spool from a bridge before routing at the PBX', () => {
     // Opening it again changes nothing.
     const again = openBridgeDatabase(dir);
     expect(new SpoolQueue(again).stats()).toMatchObject({ depth: 2, dead_letters: 2 });
+    again.close();
+  });
+});
+
+describe('answers written by a bridge that keyed them by tenant first', () => {
+  it('are kept, found by tenant and call and by call and number, and repeats still keep the first answer', () => {
+    const dir = freshDir();
+    const old = new DatabaseSync(join(dir, 'spool.sqlite'));
+    old.exec(`
+      pragma journal_mode = wal;
+      create table answered_calls (
+        tenant_id text not null, call_id text not null, did text not null, call_record_id text not null,
+        phone_number_id text not null, ai_profile_id text, ai_profile_role text, answered_at integer not null,
+        primary key (tenant_id, call_id)
+      );
+      create index answered_calls_call_id on answered_calls (call_id);
+      create index answered_calls_answered_at on answered_calls (answered_at);
+      insert into answered_calls values ('t1', 'c1', '+919812345678', 'r1', 'p1', 'a1', 'receptionist', 1000),
+        ('t2', 'c2', '+919812345679', 'r2', 'p2', null, null, 2000);
+    `);
+    old.close();
+
+    const db = openBridgeDatabase(dir);
+    const answered = new AnsweredCalls(db);
+    expect(answered.find('t1', 'c1')).toMatchObject({ call_record_id: 'r1', ai_profile_role: 'receptionist', answered_at: 1000 });
+    expect(answered.findByCall('c2', '+919812345679')).toMatchObject({ tenant_id: 't2', call_record_id: 'r2', ai_profile_id: null });
+    expect(answered.find('t2', 'c1')).toBeUndefined();
+    answered.remember({ ...(answered.find('t1', 'c1') as AnsweredCall), call_record_id: 'another' });
+    expect(answered.find('t1', 'c1')?.call_record_id).toBe('r1');
+    expect(answered.since(1500).map((call) => call.call_id)).toEqual(['c2']);
+    db.close();
+    // Opening it again changes nothing.
+    const again = openBridgeDatabase(dir);
+    expect(new AnsweredCalls(again).since(0).map((call) => call.call_record_id)).toEqual(['r1', 'r2']);
     again.close();
   });
 });
