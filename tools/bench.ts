@@ -442,6 +442,34 @@ async function main() {
     });
   }
 
+  if (ONLY.has('2')) {
+    // 2o. Scenario 2 while the Worker is away: what the PBX host itself takes. In 2 the records'
+    // way on (workerd, the proxy, Postgres) shares these two cores with the bridge; in production
+    // it runs elsewhere, and during an outage not at all. The calls are answered from the table
+    // and spooled as in 2, and count only once they are in Postgres after the Worker is back.
+    await stopWorker();
+    const cpuBefore = cpuSnapshot(pids);
+    // Without the records' way on, the bridge goes faster than 2's pool of distinct calls lasts.
+    const result = await cannon(bridgeUrl, bridgeRequests(poolSize * 4, 'away'), (body) => body.startsWith('status=success'));
+    const cpu = cpuPerCall(cpuBefore, cpuSnapshot(pids), result.completed, availableParallelism());
+    await startAgain();
+    await spoolDrained();
+    const recorded = await callsCreated('away');
+    rows.push({
+      scenario: '2o the same, the Worker away: the PBX host alone',
+      calls_per_s: round1(result.perSecond),
+      p50_ms: result.p50,
+      p95_ms: result.p95,
+      p99_ms: result.p99,
+      errors: result.errors + Math.max(0, result.completed - recorded),
+      statements_per_call: null,
+      cpu_ms_per_call: cpu,
+      note: `${recorded} of ${result.completed} in Postgres once it was back${
+        metrics.reference ? `; ${Math.round((100 * result.perSecond) / metrics.reference.perSecond)} % of 2r` : ''
+      }`,
+    });
+  }
+
   if (ONLY.has('3')) {
     // 3. Call-ended drain: events accepted while the Worker is down, delivered once it is back.
     await admin.query(
