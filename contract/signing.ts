@@ -2,6 +2,7 @@
 // in the Worker (verify) and in the Node bridge (sign). Signed content is
 // `${webhook-id}.${webhook-timestamp}.${raw body}`; signatures are `v1,<base64 HMAC-SHA256>`,
 // several may be listed space-separated; secrets are `whsec_<base64 of 24–64 bytes>`.
+import { fromBase64, toBase64 } from './base64.ts';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
@@ -106,17 +107,4 @@ function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
     keys.set(cacheKey, key);
   }
   return key;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function fromBase64(encoded: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(encoded);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }

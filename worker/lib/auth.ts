@@ -1,8 +1,10 @@
 // Who is calling /api: an operator (a token from ADMIN_API_TOKENS, several listed for rotation)
 // or a tenant (an API key, `vca_…`, issued by an operator and stored only as a SHA-256 hash).
 // A tenant key reaches only its own tenant's routes; anything else under /api/tenants/{id} is 404.
+
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { toBase64url } from '../../contract/base64.ts';
 import { findApiKey, touchApiKey } from '../db/cross-tenant.ts';
 import { clientAddress } from './client-address.ts';
 import type { Actor, AppEnv } from './env.ts';
@@ -70,12 +72,7 @@ async function authenticateKey(c: Context<AppEnv>, presented: string): Promise<A
 /** A new key: the secret (shown once), what to store (hash, lookup prefix). */
 export async function generateApiKey(): Promise<{ secret: string; prefix: string; hash: string }> {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const secret =
-    API_KEY_PREFIX +
-    btoa(String.fromCharCode(...bytes))
-      .replaceAll('+', '-')
-      .replaceAll('/', '_')
-      .replace(/=+$/, '');
+  const secret = API_KEY_PREFIX + toBase64url(bytes);
   return { secret, prefix: lookupPrefix(secret), hash: toHex(await sha256(secret)) };
 }
 

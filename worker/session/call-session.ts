@@ -11,6 +11,7 @@
 // object's alarm writes them once the row exists (RECORD_RETRY_*). Nothing the caller or the agent
 // says is logged.
 import { DurableObject } from 'cloudflare:workers';
+import { fromBase64 } from '../../contract/base64.ts';
 import { loadConfig, type Settings } from '../lib/config.ts';
 import { openDatabase } from '../lib/db.ts';
 import type { Bindings } from '../lib/env.ts';
@@ -19,15 +20,7 @@ import { asteriskTranslator, FRAME_BYTES } from './carriers/asterisk.ts';
 import type { CarrierEvent, CarrierTranslator, StreamIdentity } from './carriers/carrier.ts';
 import { telnyxTranslator } from './carriers/telnyx.ts';
 import { twilioTranslator } from './carriers/twilio.ts';
-import {
-  connectRealtime,
-  END_CALL_TOOL,
-  errorCode,
-  fromBase64,
-  type RealtimeConnection,
-  RealtimeUnavailable,
-  type ServerEvent,
-} from './realtime.ts';
+import { connectRealtime, END_CALL_TOOL, errorCode, type RealtimeConnection, RealtimeUnavailable, type ServerEvent } from './realtime.ts';
 import {
   loadSessionContext,
   recordSessionEnded,

@@ -2,6 +2,7 @@
 // outbound WebSocket per call. Any service that speaks the protocol can stand behind REALTIME_URL
 // (the emulator in tools/ does, for development and tests). Audio stays G.711 μ-law at 8 kHz
 // (`audio/pcmu`) both ways: the session never resamples.
+import { toBase64 } from '../../contract/base64.ts';
 
 export interface RealtimeOptions {
   url: string;
@@ -156,17 +157,4 @@ export function parseEvent(data: unknown): ServerEvent | undefined {
 export function errorCode(event: ServerEvent): string {
   const error = event.error as { code?: unknown; type?: unknown } | undefined;
   return String(error?.code ?? error?.type ?? 'unknown');
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-export function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }

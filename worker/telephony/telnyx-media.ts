@@ -8,6 +8,7 @@
 // (seconds after their answer, nothing else).
 // The token travels as the last path segment, not in a query string, so that no proxy drops it;
 // the request log records the route, never the token or the call_control_id (see the media route).
+import { fromBase64url, toBase64url } from '../../contract/base64.ts';
 import { TELNYX_CALL_CONTROL_ID } from './telnyx-api.ts';
 
 /** v2: the call_control_id is signed too (v1 tokens, of the tenant and call record only, are refused). */
@@ -35,20 +36,9 @@ function tokenContent(route: TelnyxMediaRoute): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new TextEncoder().encode(`${route.tenantId}|${route.callRecordId}|${route.callControlId}`));
 }
 
-function base64url(bytes: ArrayBuffer): string {
-  let binary = '';
-  for (const byte of new Uint8Array(bytes)) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-}
-
-function fromBase64url(token: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(token.replaceAll('-', '+').replaceAll('_', '/'));
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
-}
-
 /** The token of one call's media stream: base64url, 43 characters. */
 export async function telnyxMediaToken(apiKey: string, route: TelnyxMediaRoute): Promise<string> {
-  return base64url(await crypto.subtle.sign('HMAC', await tokenKey(apiKey), tokenContent(route)));
+  return toBase64url(new Uint8Array(await crypto.subtle.sign('HMAC', await tokenKey(apiKey), tokenContent(route))));
 }
 
 /**

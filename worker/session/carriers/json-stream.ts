@@ -3,7 +3,7 @@
 // base64 μ-law in `media.payload` (with a `media.track`), keypad digits in `dtmf.digit`, and take
 // the agent's audio back as `media` messages. Each carrier's translator keeps what differs (its
 // `start`, how it ends a call, the fields it adds to what it sends).
-import { fromBase64, toBase64 } from '../realtime.ts';
+import { fromBase64, toBase64 } from '../../../contract/base64.ts';
 import { FRAME_BYTES } from './asterisk.ts';
 import type { CarrierEvent } from './carrier.ts';
 
