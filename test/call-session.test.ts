@@ -162,7 +162,8 @@ describe('a call session, in conversation', () => {
     await session.speak(400, 'tone');
     await session.speak(700, 'silence');
     const closed = await session.closed;
-    expect(session.commands.at(-1)?.command).toBe('HANGUP');
+    // A mark after the last words; once Asterisk says it has played them, the hang-up.
+    expect(session.commands.slice(-2).map((entry) => entry.command)).toEqual(['MARK_MEDIA', 'HANGUP']);
     expect(closed.code).toBe(1000);
     const { row, transcript } = await endedSession(call);
     expect(row.session_end_reason).toBe('agent_ended');

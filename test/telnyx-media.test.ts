@@ -354,6 +354,8 @@ describe('ending a Telnyx call from VCA’s side (Call Control actions/hangup)',
     await stream.speak(400, 'tone');
     await stream.speak(700, 'silence');
     expect((await stream.closed).code).toBe(1000);
+    // The last words were followed by a mark, which Telnyx sent back once it had played them.
+    expect(stream.received.at(-1)?.message).toEqual({ event: 'mark', mark: { name: expect.any(String) } });
     const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('agent_ended');
     const commands = await hangupOf(call);

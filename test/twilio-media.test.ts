@@ -41,8 +41,8 @@ async function twilioCall(profile: Record<string, unknown> = {}): Promise<Twilio
 }
 
 /** Connects as Twilio does and sends `connected` and `start` for the call. */
-async function connect(call: TwilioCall): Promise<TwilioStream> {
-  const opened = await openTwilioStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl });
+async function connect(call: TwilioCall, playout: { playoutDelayMs?: number; echoMarks?: boolean } = {}): Promise<TwilioStream> {
+  const opened = await openTwilioStream({ workerUrl: inject('workerUrl'), streamUrl: call.streamUrl, ...playout });
   if (!opened.ok) throw new Error(`the stream was refused: ${opened.status} ${opened.body}`);
   opened.stream.begin({ callSid: call.callSid, customParameters: call.parameters });
   return opened.stream;
@@ -130,8 +130,45 @@ describe('a Twilio Media Stream into the call session', () => {
     await stream.speak(700, 'silence');
     const closed = await stream.closed;
     expect(closed.code).toBe(1000);
-    // Twilio has no hang-up message: closing the socket ends the <Connect>.
-    expect(stream.received.every((entry) => ['media', 'clear'].includes(entry.message.event))).toBe(true);
+    // Twilio has no hang-up message: closing the socket ends the <Connect>. Before it, a mark
+    // after the agent's last words, whose echo (they have played) is what the session waited for.
+    expect(stream.received.every((entry) => ['media', 'clear', 'mark'].includes(entry.message.event))).toBe(true);
+    const last = stream.received.at(-1);
+    expect(last?.message).toEqual({ event: 'mark', streamSid: stream.streamSid, mark: { name: expect.any(String) } });
+    expect(stream.unplayedAtCloseMs).toBe(0);
+    const { row } = await endedSession(call);
+    expect(row.session_end_reason).toBe('agent_ended');
+  });
+
+  it('hangs up only once Twilio has played the goodbye, however far behind the session’s clock Twilio plays', async () => {
+    const call = await twilioCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] end_call_after_turns=1' });
+    // A jitter buffer of 1.2 s: the session's own clock would hang up well before the caller heard the end.
+    const stream = await connect(call, { playoutDelayMs: 1_200 });
+    await stream.until('the greeting', () => stream.audioBytes() > 0);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await stream.speak(400, 'tone');
+    await stream.speak(700, 'silence');
+    await stream.closed;
+    expect(stream.unplayedAtCloseMs).toBe(0);
+    const { row, transcript } = await endedSession(call);
+    expect(row.session_end_reason).toBe('agent_ended');
+    // The caller heard the agent's last turn to its end, so the transcript keeps all of it.
+    const lastAgentTurn = transcript.turns.filter((turn) => turn.role === 'agent').at(-1);
+    const responses: { conversation: string; text: string }[] = (await emulatorSessionTagged(call.tag))?.responses ?? [];
+    const spoken = responses.filter((response) => response.conversation === 'auto').at(-1)?.text;
+    expect(lastAgentTurn?.text).toBe(spoken);
+  });
+
+  it('still hangs up after the goodbye when Twilio never sends the mark back', async () => {
+    const call = await twilioCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] end_call_after_turns=1' });
+    const stream = await connect(call, { echoMarks: false });
+    await stream.until('the greeting', () => stream.audioBytes() > 0);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await stream.speak(400, 'tone');
+    await stream.speak(700, 'silence');
+    await stream.until('the mark', () => stream.events('mark').length > 0);
+    // No echo comes: the session's own playout clock (and a grace) ends the call instead.
+    expect((await stream.closed).code).toBe(1000);
     const { row } = await endedSession(call);
     expect(row.session_end_reason).toBe('agent_ended');
   });

@@ -136,6 +136,9 @@ describe('a routed call through the bridge', () => {
     const end = await call.ended;
     expect(end.by).toBe('remote-hangup');
     expect(end.dialStatus).toBe('ANSWER');
+    // The session marks the end of the agent's last words and hangs up once Asterisk has played them.
+    const commands = call.textReceived.map((text) => (JSON.parse(text) as { command?: string }).command);
+    expect(commands.slice(-2)).toEqual(['MARK_MEDIA', 'HANGUP']);
     expect((await sessionEnd(route)).session_end_reason).toBe('agent_ended');
   });
 

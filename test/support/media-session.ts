@@ -2,13 +2,16 @@
 // /internal/media/asterisk/{call_record_id}?<the route>, signed over `GET <path>?<query>`, then chan_websocket's
 // own messages relayed as Asterisk sends them (JSON MEDIA_START, 160-byte μ-law frames every 20 ms,
 // DTMF_END; the caller hanging up closes the socket). What comes back is recorded with the time it
-// arrived: audio bytes, and the commands (FLUSH_MEDIA, HANGUP) in order.
+// arrived: audio bytes, and the commands (FLUSH_MEDIA, MARK_MEDIA, HANGUP) in order. The audio is
+// played out in real time as chan_websocket plays its queue, so a MARK_MEDIA is answered with
+// MEDIA_MARK_PROCESSED once the audio before it has played, and FLUSH_MEDIA drops both.
 import { createRequire } from 'node:module';
 import type * as WS from 'ws';
 import { ASTERISK_MEDIA_PREFIX, asteriskMediaTarget, mediaSignedContent } from '../../contract/media.ts';
 import { webhookHeaders } from '../../contract/signing.ts';
 import { FRAME_MS, ulawSilence, ulawTone } from './asterisk-media.ts';
 import { SIGNING_SECRETS } from './constants.ts';
+import { Playout } from './playout.ts';
 
 const WebSocket = createRequire(import.meta.url)('ws') as typeof WS.WebSocket;
 
@@ -76,15 +79,31 @@ export class MediaSession {
   readonly opened = Date.now();
   readonly closed: Promise<{ code: number; reason: string }>;
   framesSent = 0;
+  readonly #playout = new Playout(
+    (name) => this.send(JSON.stringify({ event: 'MEDIA_MARK_PROCESSED', channel_id: '1790000000.12', correlation_id: name })),
+    { clearDropsMarks: true },
+  );
 
   constructor(socket: WS.WebSocket, options: MediaSessionOptions) {
     this.#socket = socket;
     socket.on('message', (data, binary) => {
       const at = Date.now() - this.opened;
-      if (binary) this.audio.push({ at, bytes: data as Buffer });
-      else this.commands.push({ at, command: String((JSON.parse(String(data)) as { command?: unknown }).command) });
+      if (binary) {
+        this.audio.push({ at, bytes: data as Buffer });
+        this.#playout.audio((data as Buffer).length);
+        return;
+      }
+      const { command, correlation_id: id } = JSON.parse(String(data)) as { command?: unknown; correlation_id?: unknown };
+      this.commands.push({ at, command: String(command) });
+      if (command === 'MARK_MEDIA') this.#playout.mark(String(id ?? ''));
+      if (command === 'FLUSH_MEDIA') this.#playout.clear();
     });
-    this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', (code, reason) => {
+        this.#playout.stop();
+        resolve({ code, reason: String(reason) });
+      }),
+    );
     // What Asterisk sends first (chan_websocket, f(json)), as the bridge forwards it.
     this.send(
       JSON.stringify({

@@ -4,12 +4,14 @@
 // call_control_id, call_session_id, client_state, media_format PCMU/8000/1), `media` every 20 ms
 // (track inbound, chunk, timestamp, base64 payload), `dtmf`, `stop`, then the close. Like Telnyx it
 // checks every frame it is sent: `media` {media: {payload}} of base64 audio (20 ms to 30 s of it),
-// `mark` {mark: {name}} (echoed back), `clear`; anything else is answered with Telnyx's `error`
+// `mark` {mark: {name}} (sent back once the audio before it has played, as Telnyx plays it in
+// real time), `clear` (which sends the queued marks back at once); anything else is answered with Telnyx's `error`
 // frame (100003 malformed_frame, 100004 invalid_media) and kept in `malformed`.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as WS from 'ws';
 import { FRAME_MS, ulawSilence, ulawTone } from './asterisk-media.ts';
+import { Playout } from './playout.ts';
 
 const WebSocket = createRequire(import.meta.url)('ws') as typeof WS.WebSocket;
 
@@ -68,11 +70,19 @@ export class TelnyxStream {
   #chunk = 1;
   #callControlId = '';
   framesSent = 0;
+  readonly #playout = new Playout((name) =>
+    this.send({ event: 'mark', stream_id: this.streamId, sequence_number: String(this.#sequence++), mark: { name } }),
+  );
 
   constructor(socket: WS.WebSocket) {
     this.#socket = socket;
     socket.on('message', (data, binary) => this.#onFrame(String(data), binary));
-    this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', (code, reason) => {
+        this.#playout.stop();
+        resolve({ code, reason: String(reason) });
+      }),
+    );
   }
 
   get open(): boolean {
@@ -184,10 +194,13 @@ export class TelnyxStream {
     }
     const frame = message as Record<string, any>;
     this.received.push({ at, message: frame });
-    if (frame.event === 'media') this.audio.push({ at, bytes: Buffer.from(frame.media.payload, 'base64') });
-    if (frame.event === 'mark') {
-      this.send({ event: 'mark', stream_id: this.streamId, sequence_number: String(this.#sequence++), mark: { name: frame.mark.name } });
+    if (frame.event === 'media') {
+      const bytes = Buffer.from(frame.media.payload, 'base64');
+      this.audio.push({ at, bytes });
+      this.#playout.audio(bytes.length);
     }
+    if (frame.event === 'mark') this.#playout.mark(frame.mark.name);
+    if (frame.event === 'clear') this.#playout.clear();
   }
 
   /** Telnyx's error for a frame it cannot take; undefined for a well-formed one. */

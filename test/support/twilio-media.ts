@@ -3,12 +3,14 @@
 // the stream URL Twilio was given (PUBLIC_BASE_URL's host, ws(s)://) while the socket goes to the
 // Worker's real address; then Twilio's documented messages: `connected`, `start` (streamSid,
 // callSid, accountSid, customParameters, μ-law 8 kHz), `media` every 20 ms, `dtmf`, `stop`.
-// What comes back is recorded with its arrival time: agent audio (`media`), `clear`, `mark`.
+// What comes back is recorded with its arrival time: agent audio (`media`), `clear`, `mark`; and
+// played as Twilio plays it, in real time, a `mark` answered once the audio before it has played.
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as WS from 'ws';
 import { FRAME_MS, ulawSilence, ulawTone } from './asterisk-media.ts';
 import { TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } from './constants.ts';
+import { Playout } from './playout.ts';
 import { twilio } from './twilio.ts';
 
 const WebSocket = createRequire(import.meta.url)('ws') as typeof WS.WebSocket;
@@ -21,6 +23,10 @@ export interface TwilioStreamOptions {
   sendPath?: string;
   /** Sign with this auth token; null: no signature. */
   token?: string | null;
+  /** Twilio's jitter buffer: agent audio starts playing this long after it arrives (default 0). */
+  playoutDelayMs?: number;
+  /** false: never send a mark back (a carrier that drops them). */
+  echoMarks?: boolean;
 }
 
 export interface StartMessage {
@@ -48,7 +54,7 @@ export async function openTwilioStream(options: TwilioStreamOptions): Promise<Op
       response.on('end', () => resolve({ ok: false, status: response.statusCode ?? 0, body }));
     });
     socket.on('error', () => resolve({ ok: false, status: 0, body: '' }));
-    socket.on('open', () => resolve({ ok: true, stream: new TwilioStream(socket) }));
+    socket.on('open', () => resolve({ ok: true, stream: new TwilioStream(socket, options) }));
   });
 }
 
@@ -64,16 +70,38 @@ export class TwilioStream {
   #sequence = 1;
   #chunk = 1;
   framesSent = 0;
+  readonly #playout: Playout;
+  /** Of the agent's audio, how much had still to play when the socket closed (ms). */
+  unplayedAtCloseMs: number | undefined;
 
-  constructor(socket: WS.WebSocket) {
+  constructor(socket: WS.WebSocket, options: Pick<TwilioStreamOptions, 'playoutDelayMs' | 'echoMarks'> = {}) {
     this.#socket = socket;
+    this.#playout = new Playout(
+      (name) => {
+        if (options.echoMarks === false) return;
+        this.send({ event: 'mark', sequenceNumber: String(this.#sequence++), streamSid: this.streamSid, mark: { name } });
+      },
+      { delayMs: options.playoutDelayMs },
+    );
     socket.on('message', (data) => {
       const at = Date.now() - this.opened;
       const message = JSON.parse(String(data)) as Record<string, any>;
       this.received.push({ at, message });
-      if (message.event === 'media') this.audio.push({ at, bytes: Buffer.from(String(message.media?.payload), 'base64') });
+      if (message.event === 'media') {
+        const bytes = Buffer.from(String(message.media?.payload), 'base64');
+        this.audio.push({ at, bytes });
+        this.#playout.audio(bytes.length);
+      }
+      if (message.event === 'mark') this.#playout.mark(String(message.mark?.name));
+      if (message.event === 'clear') this.#playout.clear();
     });
-    this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', (code, reason) => {
+        this.unplayedAtCloseMs = this.#playout.unplayedMs;
+        this.#playout.stop();
+        resolve({ code, reason: String(reason) });
+      }),
+    );
   }
 
   get open(): boolean {

@@ -43,6 +43,8 @@ const PLAYBACK_LEAD_MS = 300;
 const FRAME_MS = 20;
 /** After the goodbye of the time limit, hang up at the latest after this. */
 const GOODBYE_CAP_MS = 8_000;
+/** How long past the session's own playout clock a carrier has to echo the mark after the last words. */
+const MARK_GRACE_MS = 1_500;
 /** How long the end of the call waits for the model's summary. */
 const SUMMARY_DEADLINE_MS = 5_000;
 /** If the object is evicted mid-call, its alarm writes what storage kept this long after the limit. */
@@ -156,6 +158,12 @@ export class CallSession extends DurableObject<Bindings> {
   #responseActive = false;
   #callerTurnStarts = new Map<string, number>();
   #hangupAfterPlayback: SessionEndReason | undefined;
+  /** The mark sent after the agent's last words: its echo ends the call (#checkHangup). */
+  #endMark: string | undefined;
+  #marksSent = 0;
+  /** The carrier echoed #endMark: every frame sent has been played. */
+  #allHeard = false;
+  #hangupTimer: ReturnType<typeof setTimeout> | undefined;
   #summary: { resolve: (text: string | null) => void; text: string } | undefined;
   #framesIn = 0;
   #framesOut = 0;
@@ -372,6 +380,12 @@ export class CallSession extends DurableObject<Bindings> {
         },
       });
       this.#model?.send({ type: 'response.create' });
+    } else if (event.type === 'mark') {
+      // The last words have been played: the call can end now.
+      if (this.#hangupAfterPlayback && event.name === this.#endMark) {
+        this.#allHeard = true;
+        void this.#end(this.#hangupAfterPlayback);
+      }
     } else if (event.type === 'hangup') {
       void this.#end('caller_hung_up');
     }
@@ -445,9 +459,10 @@ export class CallSession extends DurableObject<Bindings> {
       }
     }
     if (response?.output?.some((output) => output.type === 'function_call' && output.name === END_CALL_TOOL)) {
-      this.#hangupAfterPlayback = 'agent_ended';
-      this.#checkHangup();
+      this.#hangupAfterPlayback ??= 'agent_ended';
     }
+    // The agent's last words (its goodbye, before end_call or at the time limit) are all in.
+    this.#checkHangup();
   }
 
   #onModelClosed(code: number): void {
@@ -523,11 +538,20 @@ export class CallSession extends DurableObject<Bindings> {
     this.#playingItem = undefined;
   }
 
+  /**
+   * The call is to end once the agent's last words are heard: when the response is done and all
+   * its audio is sent, a mark follows it, and the carrier's echo of that mark (it has played) ends
+   * the call. Should no echo come, the call ends MARK_GRACE_MS after the session's own clock says
+   * the audio played out. Audio arriving later (a response still talking) sends a new mark.
+   */
   #checkHangup(): void {
-    if (!this.#hangupAfterPlayback || this.#queue.length > 0) return;
-    const wait = Math.max(0, this.#playedUntil - Date.now());
     const reason = this.#hangupAfterPlayback;
-    this.#later(wait, () => void this.#end(reason));
+    if (!reason || this.#ending || this.#responseActive || this.#queue.length > 0) return;
+    this.#endMark = `vca-end-${++this.#marksSent}`;
+    const carrier = this.#carrier;
+    if (carrier?.readyState === WebSocket.OPEN) for (const message of this.#translator?.mark(this.#endMark) ?? []) carrier.send(message);
+    if (this.#hangupTimer) this.#cancel(this.#hangupTimer);
+    this.#hangupTimer = this.#later(Math.max(0, this.#playedUntil - Date.now()) + MARK_GRACE_MS, () => void this.#end(reason));
   }
 
   #timeUp(): void {
@@ -561,11 +585,12 @@ export class CallSession extends DurableObject<Bindings> {
       this.#endableAtCarrier && settings && this.#call
         ? this.#translator?.endCall?.({ settings, callRecordId: this.#call.callId, controlId: this.#call.controlId, log: this.#log })
         : undefined;
-    // What was cut off by the end of the call counts as far as the caller heard it.
+    // What was cut off by the end of the call counts as far as the caller heard it: all of it when
+    // the carrier said the last words had played, else as far as the playout clock says.
     const now = Date.now();
     for (const item of this.#items.values()) {
       if (item.truncated || item.playsFrom === null) continue;
-      const heardMs = Math.max(0, Math.min(item.audioMs, now - item.playsFrom));
+      const heardMs = this.#allHeard ? item.audioMs : Math.max(0, Math.min(item.audioMs, now - item.playsFrom));
       if (heardMs < item.audioMs || !item.audioDone) this.#truncate(item, heardMs);
       else this.#recordAgentTurn(item);
     }
@@ -783,12 +808,18 @@ export class CallSession extends DurableObject<Bindings> {
     return this.#stored ? Date.now() - this.#stored.startedAt : 0;
   }
 
-  #later(ms: number, work: () => void): void {
+  #later(ms: number, work: () => void): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       work();
     }, ms);
     this.#timers.add(timer);
+    return timer;
+  }
+
+  #cancel(timer: ReturnType<typeof setTimeout>): void {
+    clearTimeout(timer);
+    this.#timers.delete(timer);
   }
 }
 

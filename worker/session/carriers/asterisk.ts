@@ -3,7 +3,8 @@
 // channel's format, μ-law (c(ulaw)); Asterisk cuts what it is sent into 160-byte frames and drops a
 // shorter remainder, so audio goes in whole 20 ms frames. Text frames are events from Asterisk
 // (`{"event":"MEDIA_START",…}`, `{"event":"DTMF_END","digit":"5",…}`) and commands to it
-// (`{"command":"FLUSH_MEDIA"}`, `{"command":"HANGUP"}`). Asterisk sends no hangup event: the caller
+// (`{"command":"FLUSH_MEDIA"}`, `{"command":"MARK_MEDIA","correlation_id":…}` answered by
+// `MEDIA_MARK_PROCESSED` once played, `{"command":"HANGUP"}`). Asterisk sends no hangup event: the caller
 // hanging up closes the socket. See asterisk/websocket_client.conf and the README.
 import type { CarrierTranslator } from './carrier.ts';
 
@@ -20,6 +21,8 @@ export function asteriskTranslator(): CarrierTranslator {
       const { command, fields } = parseControl(data);
       if (command === 'MEDIA_START') return [{ type: 'media_start' }];
       if (command === 'DTMF_END' && fields.digit && /^[0-9*#A-D]$/.test(fields.digit)) return [{ type: 'dtmf', digit: fields.digit }];
+      // Asterisk's answer to a MARK_MEDIA once the mark reaches the head of its queue: what was before it has played.
+      if (command === 'MEDIA_MARK_PROCESSED' && fields.correlation_id) return [{ type: 'mark', name: fields.correlation_id }];
       return [];
     },
     audio(ulaw) {
@@ -27,6 +30,7 @@ export function asteriskTranslator(): CarrierTranslator {
       for (let offset = 0; offset < ulaw.length; offset += FRAME_BYTES) frames.push(ulaw.subarray(offset, offset + FRAME_BYTES));
       return frames;
     },
+    mark: (name) => [JSON.stringify({ command: 'MARK_MEDIA', correlation_id: name })],
     clear: () => [JSON.stringify({ command: 'FLUSH_MEDIA' })],
     hangup: () => [JSON.stringify({ command: 'HANGUP' })],
   };

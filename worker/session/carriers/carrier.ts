@@ -33,6 +33,8 @@ export type CarrierEvent =
   | { type: 'media_start'; stream?: StreamIdentity }
   | { type: 'audio'; ulaw: Uint8Array }
   | { type: 'dtmf'; digit: string }
+  /** A mark the session sent has been played: everything sent before it reached the caller (or was cleared). */
+  | { type: 'mark'; name: string }
   /** The caller hung up (or the carrier ended the media). */
   | { type: 'hangup' }
   /** The carrier reports a problem with what it was sent (logged by its code; the call goes on). */
@@ -51,6 +53,11 @@ export interface CarrierTranslator {
   receive(data: string | ArrayBuffer): CarrierEvent[];
   /** Agent audio to play, μ-law; the translator frames it as the carrier wants. */
   audio(ulaw: Uint8Array): (string | Uint8Array)[];
+  /**
+   * A mark after the audio sent so far: the carrier answers with a `mark` event of this name once
+   * that audio has played (Asterisk's MARK_MEDIA, Twilio's and Telnyx's `mark`).
+   */
+  mark(name: string): (string | Uint8Array)[];
   /** Stop playing what was sent and not yet heard (barge-in). */
   clear(): (string | Uint8Array)[];
   /** End the call from our side: the messages to send before the socket is closed. */

@@ -1,7 +1,7 @@
 // What Twilio's Media Streams and Telnyx's media streaming share: Telnyx modelled its WebSocket
 // on Twilio's, so both speak JSON text messages named by `event`, carry the caller's audio as
-// base64 μ-law in `media.payload` (with a `media.track`), keypad digits in `dtmf.digit`, and take
-// the agent's audio back as `media` messages. Each carrier's translator keeps what differs (its
+// base64 μ-law in `media.payload` (with a `media.track`), keypad digits in `dtmf.digit`, take
+// the agent's audio back as `media` messages and echo a `mark` {name} once what came before it played. Each carrier's translator keeps what differs (its
 // `start`, how it ends a call, the fields it adds to what it sends).
 import { fromBase64, toBase64 } from '../../../contract/base64.ts';
 import { FRAME_BYTES } from './asterisk.ts';
@@ -38,6 +38,12 @@ export function callerAudio(media: { track?: unknown; payload?: unknown } | unde
 export function keypadDigit(dtmf: { digit?: unknown } | undefined): CarrierEvent[] {
   const digit = text(dtmf?.digit);
   return digit && /^[0-9*#A-D]$/.test(digit) ? [{ type: 'dtmf', digit }] : [];
+}
+
+/** A `mark` message's name: one of ours has been played. */
+export function playedMark(mark: { name?: unknown } | undefined): CarrierEvent[] {
+  const name = text(mark?.name);
+  return name ? [{ type: 'mark', name }] : [];
 }
 
 /** The agent's audio as `media` messages of one 20 ms frame each, `extra` fields beside `media`. */

@@ -8,8 +8,8 @@
 // `timestamp`), `dtmf` (`dtmf.digit`), `mark` (a mark we sent was played), `error` (`payload`
 // {code, title, detail}: a frame of ours Telnyx could not take) and `stop` (the call ended). To
 // Telnyx: `{"event":"media","media":{"payload"}}` (20 ms to 30 s of audio each; the session sends
-// 20 ms) and `{"event":"clear"}` (drop what is queued: barge-in); no `mark`, because the session
-// paces playback itself (300 ms ahead), as for Twilio. No outgoing message names the stream, but
+// 20 ms), `{"event":"clear"}` (drop what is queued: barge-in) and `{"event":"mark","mark":{name}}`
+// after the agent's last words before the session hangs up, as for Twilio. No outgoing message names the stream, but
 // nothing goes out before a `start` that names this call. Closing this socket does not end a
 // Telnyx call — the caller would be left in silence — so ending the call is a Call Control
 // `actions/hangup` to the call_control_id the media URL's token vouches for (endCall below): known
@@ -18,7 +18,7 @@
 import { telnyxSettings } from '../../lib/config.ts';
 import { telnyxCallCommand, telnyxHangupCommandId } from '../../telephony/telnyx-api.ts';
 import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
-import { callerAudio, keypadDigit, mediaMessages, parseMessage, text } from './json-stream.ts';
+import { callerAudio, keypadDigit, mediaMessages, parseMessage, playedMark, text } from './json-stream.ts';
 
 interface TelnyxMessage {
   event?: unknown;
@@ -31,6 +31,7 @@ interface TelnyxMessage {
   };
   media?: { track?: unknown; payload?: unknown };
   dtmf?: { digit?: unknown };
+  mark?: { name?: unknown };
   payload?: { code?: unknown };
 }
 
@@ -79,15 +80,18 @@ export function telnyxTranslator(): CarrierTranslator {
             { type: 'carrier_error', code: typeof code === 'number' || typeof code === 'string' ? String(code).slice(0, 16) : 'unknown' },
           ];
         }
+        case 'mark':
+          return playedMark(message.mark);
         case 'stop':
           stopped = true;
           return [{ type: 'hangup' }];
         default:
-          // `connected` says nothing the upgrade did not; `mark` only echoes marks, which we never send.
+          // `connected` says nothing the upgrade did not.
           return [] satisfies CarrierEvent[];
       }
     },
     audio: (ulaw) => mediaMessages(ulaw),
+    mark: (name) => [JSON.stringify({ event: 'mark', mark: { name } })],
     clear: () => [JSON.stringify({ event: 'clear' })],
     // Nothing on the socket ends a Telnyx call: endCall does, through the API.
     hangup: () => [],

@@ -3,12 +3,13 @@
 // the <Parameter>s as customParameters, μ-law 8 kHz), `media` (base64 μ-law of the caller, 20 ms
 // each), `dtmf`, `mark` (a mark we sent has been played) and `stop` (the call or stream ended). To
 // Twilio: `media` {streamSid, media: {payload}} to play and `clear` to drop what is buffered
-// (barge-in); no `mark`, because the session paces playback itself (300 ms ahead) and so knows
-// what was heard without Twilio's echo. Every outgoing message names the streamSid, so nothing
+// (barge-in), and `mark` {name} after the agent's last words before the session hangs up: Twilio
+// echoes it once the audio before it has played (or was cleared), so the goodbye is heard to its
+// end. Every outgoing message names the streamSid, so nothing
 // goes out before `start`. Closing the socket ends the <Connect>; Twilio then runs the TwiML after it (none:
 // the call ends), so hanging up needs no message of its own.
 import type { CarrierEvent, CarrierTranslator } from './carrier.ts';
-import { callerAudio, keypadDigit, mediaMessages, parseMessage, text } from './json-stream.ts';
+import { callerAudio, keypadDigit, mediaMessages, parseMessage, playedMark, text } from './json-stream.ts';
 
 interface TwilioMessage {
   event?: unknown;
@@ -16,6 +17,7 @@ interface TwilioMessage {
   start?: { streamSid?: unknown; callSid?: unknown; accountSid?: unknown; customParameters?: Record<string, unknown> };
   media?: { track?: unknown; payload?: unknown };
   dtmf?: { digit?: unknown };
+  mark?: { name?: unknown };
 }
 
 export function twilioTranslator(): CarrierTranslator {
@@ -47,14 +49,17 @@ export function twilioTranslator(): CarrierTranslator {
           return callerAudio(message.media, ['inbound']);
         case 'dtmf':
           return keypadDigit(message.dtmf);
+        case 'mark':
+          return playedMark(message.mark);
         case 'stop':
           return [{ type: 'hangup' }];
         default:
-          // `connected` says nothing the upgrade did not; `mark` only echoes marks, which we never send.
+          // `connected` says nothing the upgrade did not.
           return [] satisfies CarrierEvent[];
       }
     },
     audio: (ulaw) => (streamSid ? mediaMessages(ulaw, { streamSid }) : []),
+    mark: (name) => send({ event: 'mark', mark: { name } }),
     clear: () => send({ event: 'clear' }),
     hangup: () => [],
   };
