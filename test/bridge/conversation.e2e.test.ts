@@ -126,6 +126,27 @@ describe('a routed call through the bridge', () => {
     expect(foreign.status).toBe(404);
   });
 
+  it('is answered when it falls silent and Asterisk sends nothing more (a trunk with silence suppression): the pause still ends its turn', async () => {
+    // chan_websocket writes only the frames the core hands it and skips comfort noise, so after
+    // the caller's words the stream can simply stop, as a real Asterisk 22.10 call showed. The
+    // model's VAD hears silence only as audio: the session must supply the pause.
+    const route = await routeCall({ greeting: 'Hi.' });
+    const call = await handOff(route);
+    await call.answered;
+    await waitFor('the greeting', async () => voiced(call.played) >= 5 || undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = voiced(call.played);
+    await speak(call, 600, 'tone');
+    // …and then not a single frame.
+    await waitFor('the echo', async () => voiced(call.played) - before >= 20 || undefined, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await call.callerHangup();
+    const record = await emulatorSessionTagged(route.tag);
+    expect(record.caller_turns).toHaveLength(1);
+    // What the session added is silence and bounded: 600 ms of tone, then at most 1 s of it.
+    expect(record.caller_audio_bytes).toBe((30 + 50) * 160);
+  });
+
   it('is hung up by the agent with end_call, and the PBX hears HANGUP', async () => {
     const route = await routeCall({ greeting: 'Hi.', system_prompt: 'You are a receptionist.\n[emulator] end_call_after_turns=1' });
     const call = await handOff(route);
@@ -170,8 +191,9 @@ describe('a routed call through the bridge', () => {
     for (const [index, route] of routes.entries()) {
       const call = dialled[index] as AsteriskMediaCall;
       const record = await emulatorSessionTagged(route.tag);
-      // Up: every frame Asterisk sent reached the model.
-      expect(record.caller_audio_bytes).toBe(200 * 160);
+      // Up: every frame Asterisk sent reached the model, then the 1 s of silence the session adds
+      // once Asterisk's frames stop (the test's callers go quiet the way a silent trunk does).
+      expect(record.caller_audio_bytes).toBe((200 + 50) * 160);
       // Down: every byte of audio the model produced reached Asterisk (nothing was flushed).
       const produced = record.responses.reduce((sum: number, response: { audio_ms: number }) => sum + response.audio_ms * 8, 0);
       const received = call.binaryReceived.reduce((sum, frame) => sum + frame.length, 0);
