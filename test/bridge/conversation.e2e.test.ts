@@ -14,6 +14,7 @@ import { workerBindings } from '../support/bindings.ts';
 import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
 import { emulatorSessionTagged } from '../support/session-records.ts';
 import { startWorkerFront } from '../support/worker-front.ts';
+import { findLogEntry } from '../support/worker-log.ts';
 
 interface Route {
   tenantId: string;
@@ -121,6 +122,9 @@ describe('a routed call through the bridge', () => {
     });
     expect(transcript.turns.map((turn: { role: string }) => turn.role)).toEqual(['agent', 'caller', 'agent']);
     expect(transcript.turns[0].text.length).toBeLessThan(100);
+    // The session's last log line counts them (not a word of them).
+    const { entry } = await findLogEntry((line) => line.msg === '[CALL SESSION] ended' && line.call_record_id === route.callRecordId);
+    expect(entry).toMatchObject({ reason: 'caller_hung_up', turns: 3, recorded: true });
     const stranger = await createTenant();
     const foreign = await api('GET', `/api/tenants/${stranger.id}/calls/${route.callRecordId}/transcript`);
     expect(foreign.status).toBe(404);

@@ -629,6 +629,8 @@ export class CallSession extends DurableObject<Bindings> {
     // The end is kept first, then written: an eviction or a missing row loses nothing.
     stored.end = { at, reason, summary };
     stored.retry = undefined;
+    // Counted now: once Postgres has the transcript, the object's storage keeps no turn.
+    const turns = stored.turns.length;
     await this.#writeRecords().catch(() => {});
     this.#log.info('[CALL SESSION] ended', {
       reason,
@@ -636,7 +638,7 @@ export class CallSession extends DurableObject<Bindings> {
       frames_in: this.#framesIn,
       frames_filled: this.#framesFilled,
       frames_out: this.#framesOut,
-      turns: stored.turns.length,
+      turns,
       summary: summary !== null,
       recorded: stored.ended,
     });
