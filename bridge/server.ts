@@ -92,6 +92,7 @@ async function inbound(parts: Parts, fields: Record<string, unknown>, response: 
       call_record_id: answered.call_record_id,
       tenant_id: answered.tenant_id,
     });
+    if (!replay && (await askerGone(response))) return endUnheard(parts, call, answered);
     return answerRouted(response, answered);
   }
   if (fromTable) {
@@ -102,12 +103,8 @@ async function inbound(parts: Parts, fields: Record<string, unknown>, response: 
 }
 
 /** The synchronous path, as before the routing table: the Worker routes and records the call while the caller waits. */
-async function inboundFromWorker(
-  { config, spool, forwarder, deliverer, routes, router }: Parts,
-  call: InboundCallPayload,
-  response: ServerResponse,
-  started: number,
-) {
+async function inboundFromWorker(parts: Parts, call: InboundCallPayload, response: ServerResponse, started: number) {
+  const { config, spool, forwarder, deliverer, routes, router } = parts;
   const prior = router.priorAnswer(call);
   if (prior) {
     log.info('[INBOUND CALL] routed', {
@@ -142,6 +139,7 @@ async function inboundFromWorker(
       // Only a call routed here may hand its audio over (media.ts), and only with this route.
       routes.remember(answered);
       log.info('[INBOUND CALL] routed', { ...context, call_record_id: body.call_record_id, tenant_id: body.tenant_id });
+      if (await askerGone(response)) return endUnheard(parts, call, answered);
       return answerRouted(response, answered);
     }
     log.info('[INBOUND CALL] refused', { ...context, code: body.code });
@@ -154,21 +152,7 @@ async function inboundFromWorker(
 
   // The caller cannot wait longer: Asterisk rejects the call (cause 41), and the Worker hears of
   // it later — the call and, right behind it, its end as a failed call — so no record is lost.
-  spool.enqueueAll([
-    { kind: 'inbound', callId: call.call_id, payload, webhookId },
-    {
-      kind: 'call-ended',
-      callId: call.call_id,
-      payload: JSON.stringify({
-        call_id: call.call_id,
-        called_number: call.called_number,
-        ended_at: Math.floor(Date.now() / 1000),
-        duration_seconds: 0,
-        hangup_cause: DEFERRED_HANGUP_CAUSE,
-      }),
-      webhookId: `msg_${randomUUID()}`,
-    },
-  ]);
+  spool.enqueueAll([{ kind: 'inbound', callId: call.call_id, payload, webhookId }, failedEnd(call)]);
   deliverer.notify();
   log.warn('[INBOUND CALL] deferred', { ...context, reason: result.reason });
   return answer(response, 200, { status: 'deferred' });
@@ -206,6 +190,50 @@ function healthz({ spool, deliverer, media, routeSync }: Parts, response: Server
   };
   response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   response.end(JSON.stringify(body));
+}
+
+/**
+ * Asterisk closed the connection before the answer went out: its CURL gave up. Asterisk's CURL
+ * never half-closes while it waits, so a close read before the answer means nobody will read it.
+ * A close that arrived with the request (a bridge that was stalled) is read one turn of the event
+ * loop later (libuv stops at a partial read), hence the setImmediate.
+ */
+async function askerGone(response: ServerResponse): Promise<boolean> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return response.destroyed || !response.socket || response.socket.readableEnded;
+}
+
+/** The end of a call Asterisk rejected with cause 41 before it heard an answer: talk time 0. */
+function failedEnd(call: InboundCallPayload) {
+  return {
+    kind: 'call-ended' as const,
+    callId: call.call_id,
+    payload: JSON.stringify({
+      call_id: call.call_id,
+      called_number: call.called_number,
+      ended_at: Math.floor(Date.now() / 1000),
+      duration_seconds: 0,
+      hangup_cause: DEFERRED_HANGUP_CAUSE,
+    }),
+    webhookId: `msg_${randomUUID()}`,
+  };
+}
+
+/**
+ * A call routed (and recorded) after Asterisk stopped waiting: its CURL gave up (httptimeout, 4 s:
+ * a bridge stalled by a slow disk or a paused process) and closed the connection, so the dialplan
+ * rejected the call with cause 41 and its hangup handler, having no answer, posts no end. Without
+ * an end here the call would stay `initiated` for good; it gets the end the dialplan gave it.
+ */
+async function endUnheard({ spool, deliverer, writes }: Parts, call: InboundCallPayload, answered: AnsweredCall) {
+  const ended = failedEnd(call);
+  await writes.add(() => spool.enqueue(ended.kind, ended.callId, ended.payload, ended.webhookId));
+  deliverer.notify();
+  log.warn('[INBOUND CALL] answered after Asterisk gave up; recorded as failed', {
+    call_id: call.call_id,
+    call_record_id: answered.call_record_id,
+    tenant_id: answered.tenant_id,
+  });
 }
 
 /** A routed call, as the dialplan reads it. */

@@ -135,6 +135,26 @@ describe('the fake Asterisk dials a media WebSocket as chan_websocket does', () 
     });
   });
 
+  it('sends MEDIA_START byte for byte as a real Asterisk 22.10.1 did for the committed dialplan', async () => {
+    // Captured with `core set debug 4 chan_websocket.so` on a call through asterisk/extensions.conf,
+    // which sets _VCA_CALL_RECORD_ID, _VCA_CALL_ID, _VCA_TENANT_ID in that order.
+    const captured =
+      '{"event":"MEDIA_START","connection_id":"vca-media","channel":"WebSocket/vca-media/0x7fdf7000d940","channel_id":"1796138486.38",' +
+      '"format":"ulaw","optimal_frame_size":160,"ptime":20,"channel_variables":{"DIALEDPEERNUMBER":"vca-media/c(ulaw)nf(json)",' +
+      '"MEDIA_WEBSOCKET_CONNECTION_ID":"vca-media","MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE":"160",' +
+      '"VCA_TENANT_ID":"0800c9e1-cb7f-479e-a5db-784c0e3b91a1","VCA_CALL_ID":"1796138486.37","VCA_CALL_RECORD_ID":"357bdc64-381c-4810-bb61-a4ef5b7c567d"}}';
+    const { session } = await dial({
+      channelId: '1796138486.38',
+      channelVariables: {
+        VCA_CALL_RECORD_ID: '357bdc64-381c-4810-bb61-a4ef5b7c567d',
+        VCA_CALL_ID: '1796138486.37',
+        VCA_TENANT_ID: '0800c9e1-cb7f-479e-a5db-784c0e3b91a1',
+      },
+    });
+    const first = await until('MEDIA_START', () => session.texts[0]);
+    expect(first.replace(/WebSocket\/vca-media\/0x[0-9a-f]+/, 'WebSocket/vca-media/0x7fdf7000d940')).toBe(captured);
+  });
+
   it('sends the one-line MEDIA_START of f(plain-text), whose fields parse', async () => {
     const { session } = await dial({ format: 'plain-text', channelId: '1790000000.7' });
     const first = await until('MEDIA_START', () => session.texts[0]);

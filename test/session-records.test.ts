@@ -259,11 +259,13 @@ describe('recordSessionStarted', () => {
     });
   });
 
-  it.each(['ended', 'failed'])('never reopens a call that is already %s', async (status) => {
+  it.each(['ended', 'failed'])('never reopens a call that is already %s, nor gives it an answer time its end did not', async (status) => {
+    // The end came first with talk time 0 (Asterisk: the caller gave up during ringback while the
+    // session was still starting; seen on a real Asterisk 22.10.1): the call was never answered.
     const { tenant, phone } = await tenantWithNumber();
     const callId = await insertCall(tenant.id, phone, { status });
     await recordSessionStarted(db, tenant.id, callId, T0);
-    expect(await callRow(callId)).toMatchObject({ status, session_started_at: '2026-03-01T10:00:00+00:00' });
+    expect(await callRow(callId)).toMatchObject({ status, session_started_at: '2026-03-01T10:00:00+00:00', answered_at: null });
   });
 
   it('changes nothing for another tenant’s call, an unknown call, or ids that are not UUIDs, and says there was no row', async () => {

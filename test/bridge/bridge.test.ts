@@ -1,6 +1,7 @@
 // The bridge as a real process between Asterisk-shaped requests and the real Worker.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/free-port.ts';
 import { api, createAiProfile, createPhoneNumber, createTenant, randomDid, sql } from '../support/api.ts';
@@ -70,6 +71,39 @@ describe('the bridge between Asterisk and the Worker', () => {
     });
     expect(final).toMatchObject({ duration_seconds: 40, hangup_cause: 16 });
     expect((await bridge.health()).spool.depth).toBe(0);
+  });
+
+  it('records a call it routed only after Asterisk gave up waiting as failed (cause 41), never initiated for good', async () => {
+    // Asterisk's CURL waits 4 s (CURLOPT httptimeout), then closes the connection, and the
+    // dialplan rejects the call with cause 41; its hangup handler, with no answer, posts no end.
+    // A bridge stalled past that (a slow disk, a paused process; seen with a real Asterisk and a
+    // SIGSTOPped bridge) then reads the request and the close together, and routes the call.
+    const callId = uniqueId();
+    const body = new URLSearchParams({
+      caller_number: '+14155550100',
+      called_number: number.did_number,
+      call_id: callId,
+      timestamp: epoch(),
+    });
+    const { port } = new URL(bridge.url);
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.end(
+        'POST /inbound HTTP/1.1\r\nHost: 127.0.0.1:8788\r\nAccept: */*\r\n' +
+          `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.toString().length}\r\n\r\n${body}`,
+      );
+    });
+    socket.on('error', () => {});
+    const call = await waitFor(
+      'the call recorded as failed',
+      async () => {
+        const listed = await api('GET', `/api/tenants/${tenant.id}/calls`);
+        const found = listed.body.data.find((c: { external_call_id: string }) => c.external_call_id === callId);
+        return found?.status === 'failed' ? found : undefined;
+      },
+      15_000,
+    );
+    expect(call).toMatchObject({ duration_seconds: 0, hangup_cause: 41, answered_at: null });
+    socket.destroy();
   });
 
   it('uses duration as the talk time when billsec is absent', async () => {

@@ -14,6 +14,7 @@ import { workerBindings } from '../support/bindings.ts';
 import { bridgeEnv, type RunningBridge, startBridge, waitFor } from '../support/bridge.ts';
 import { emulatorSessionTagged } from '../support/session-records.ts';
 import { startWorkerFront } from '../support/worker-front.ts';
+import { findLogEntry } from '../support/worker-log.ts';
 
 interface Route {
   tenantId: string;
@@ -121,9 +122,33 @@ describe('a routed call through the bridge', () => {
     });
     expect(transcript.turns.map((turn: { role: string }) => turn.role)).toEqual(['agent', 'caller', 'agent']);
     expect(transcript.turns[0].text.length).toBeLessThan(100);
+    // The session's last log line counts them (not a word of them).
+    const { entry } = await findLogEntry((line) => line.msg === '[CALL SESSION] ended' && line.call_record_id === route.callRecordId);
+    expect(entry).toMatchObject({ reason: 'caller_hung_up', turns: 3, recorded: true });
     const stranger = await createTenant();
     const foreign = await api('GET', `/api/tenants/${stranger.id}/calls/${route.callRecordId}/transcript`);
     expect(foreign.status).toBe(404);
+  });
+
+  it('is answered when it falls silent and Asterisk sends nothing more (a trunk with silence suppression): the pause still ends its turn', async () => {
+    // chan_websocket writes only the frames the core hands it and skips comfort noise, so after
+    // the caller's words the stream can simply stop, as a real Asterisk 22.10 call showed. The
+    // model's VAD hears silence only as audio: the session must supply the pause.
+    const route = await routeCall({ greeting: 'Hi.' });
+    const call = await handOff(route);
+    await call.answered;
+    await waitFor('the greeting', async () => voiced(call.played) >= 5 || undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = voiced(call.played);
+    await speak(call, 600, 'tone');
+    // …and then not a single frame.
+    await waitFor('the echo', async () => voiced(call.played) - before >= 20 || undefined, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await call.callerHangup();
+    const record = await emulatorSessionTagged(route.tag);
+    expect(record.caller_turns).toHaveLength(1);
+    // What the session added is silence and bounded: 600 ms of tone, then at most 1 s of it.
+    expect(record.caller_audio_bytes).toBe((30 + 50) * 160);
   });
 
   it('is hung up by the agent with end_call, and the PBX hears HANGUP', async () => {
@@ -173,8 +198,9 @@ describe('a routed call through the bridge', () => {
     for (const [index, route] of routes.entries()) {
       const call = dialled[index] as AsteriskMediaCall;
       const record = await emulatorSessionTagged(route.tag);
-      // Up: every frame Asterisk sent reached the model.
-      expect(record.caller_audio_bytes).toBe(200 * 160);
+      // Up: every frame Asterisk sent reached the model, then the 1 s of silence the session adds
+      // once Asterisk's frames stop (the test's callers go quiet the way a silent trunk does).
+      expect(record.caller_audio_bytes).toBe((200 + 50) * 160);
       // Down: every byte of audio the model produced reached Asterisk (nothing was flushed).
       const produced = record.responses.reduce((sum: number, response: { audio_ms: number }) => sum + response.audio_ms * 8, 0);
       const received = call.binaryReceived.reduce((sum, frame) => sum + frame.length, 0);

@@ -107,7 +107,7 @@ export interface DialOptions {
   answerTimeoutMs?: number;
   /** The WebSocket channel's own uniqueid (not the caller's). */
   channelId?: string;
-  /** Variables the channel inherited from the caller (set there as _NAME): JSON MEDIA_START lists them. */
+  /** Variables the channel inherited from the caller (set there as _NAME), in the order the dialplan set them: JSON MEDIA_START lists them. */
   channelVariables?: Record<string, string>;
   /** websocket_client.conf reconnect_attempts / reconnect_interval / connection_timeout. */
   reconnectAttempts?: number;
@@ -304,11 +304,14 @@ export class AsteriskMediaCall {
     // Set on the channel before MEDIA_START: by webchan_request (chan_websocket.c:1477-1481), by
     // app_dial (DIALEDPEERNUMBER, the dial string after "WebSocket/"), then the inherited ones.
     const dialString = `${this.connectionId}/c(ulaw)${options.autoAnswer ? '' : 'n'}f(${this.format})`;
+    // The inherited ones come last set first: Set() puts a variable at the head of the caller's
+    // list (pbx_variables.c:1224), ast_channel_inherit_variables copies that list in order
+    // (channel.c:6828), and ast_json_channel_vars walks it (json.c:947), as a real 22.10.1 call showed.
     const variables = {
       DIALEDPEERNUMBER: dialString,
       MEDIA_WEBSOCKET_CONNECTION_ID: this.connectionId,
       MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE: String(ULAW_FRAME_BYTES),
-      ...options.channelVariables,
+      ...Object.fromEntries(Object.entries(options.channelVariables ?? {}).reverse()),
     };
     // chan_websocket.c:226-260: compact JSON in this key order, or one plain-text line.
     this.mediaStart =

@@ -60,6 +60,21 @@ export const RECORD_RETRY_MAX_MS = 60_000;
 export const RECORD_WAIT_MAX_MS = 24 * 60 * 60 * 1000;
 /** Agent audio waiting to be sent is capped (10 minutes of it); beyond, the call is in trouble anyway. */
 const MAX_QUEUED_BYTES = 8_000 * 600;
+/**
+ * The model's server VAD ends a caller's turn on silence it hears: `speech_stopped`'s
+ * `audio_end_ms` "will correspond to the end of audio sent to the model, and thus includes the
+ * `min_silence_duration_ms`" (openai-python, types/realtime/input_audio_buffer_speech_stopped_event.py).
+ * A carrier that stops sending when the caller goes quiet would leave the turn open and the agent
+ * mute. Asterisk does: chan_websocket writes only the frames the core hands it and skips comfort
+ * noise (a trunk with silence suppression, a Local channel waiting), as a real Asterisk 22.10 call
+ * showed. So once the caller's audio stops for CALLER_GAP_MS, the session sends the model silence
+ * for the time that passed, up to CALLER_GAP_FILL_MS (twice the VAD's 500 ms default): enough to
+ * end the turn, not a stream of silence for a caller who says nothing for minutes.
+ */
+const CALLER_GAP_MS = 200;
+const CALLER_GAP_FILL_MS = 1_000;
+/** μ-law silence: 0xff encodes 0. */
+const ULAW_SILENCE = 0xff;
 
 /**
  * A carrier that names its stream in its first messages (Twilio's and Telnyx's `start`) must have
@@ -167,6 +182,11 @@ export class CallSession extends DurableObject<Bindings> {
   #summary: { resolve: (text: string | null) => void; text: string } | undefined;
   #framesIn = 0;
   #framesOut = 0;
+  // The caller's side as the model hears it: when the carrier's audio last came, and the silence sent since.
+  #callerAudioAt = 0;
+  #callerGapFilledMs = 0;
+  #callerGapTimer: ReturnType<typeof setTimeout> | undefined;
+  #framesFilled = 0;
 
   override async fetch(request: Request): Promise<Response> {
     const tenantId = request.headers.get(SESSION_HEADERS.tenant) ?? '';
@@ -369,6 +389,9 @@ export class CallSession extends DurableObject<Bindings> {
     if (event.type === 'audio') {
       this.#framesIn++;
       this.#model?.appendAudio(event.ulaw);
+      this.#callerAudioAt = Date.now();
+      this.#callerGapFilledMs = 0;
+      this.#watchCallerGap();
     } else if (event.type === 'dtmf') {
       this.#addTurn('caller', `[keypad] ${event.digit}`, this.#offset());
       this.#model?.send({
@@ -389,6 +412,30 @@ export class CallSession extends DurableObject<Bindings> {
     } else if (event.type === 'hangup') {
       void this.#end('caller_hung_up');
     }
+  }
+
+  /**
+   * One timer while the caller's audio flows (not one per frame): when it has stopped for
+   * CALLER_GAP_MS, the model gets the silence the caller "sent" meanwhile, up to CALLER_GAP_FILL_MS.
+   */
+  #watchCallerGap(): void {
+    if (this.#callerGapTimer || this.#ending) return;
+    this.#callerGapTimer = setTimeout(() => {
+      this.#callerGapTimer = undefined;
+      if (this.#ending || !this.#model) return;
+      const gap = Date.now() - this.#callerAudioAt;
+      if (gap >= CALLER_GAP_MS) {
+        const owed = Math.min(gap, CALLER_GAP_FILL_MS) - this.#callerGapFilledMs;
+        const frames = Math.floor(owed / FRAME_MS);
+        if (frames > 0) {
+          this.#model.appendAudio(new Uint8Array(frames * FRAME_BYTES).fill(ULAW_SILENCE));
+          this.#callerGapFilledMs += frames * FRAME_MS;
+          this.#framesFilled += frames;
+        }
+        if (this.#callerGapFilledMs + FRAME_MS > CALLER_GAP_FILL_MS) return; // filled: the next frame watches again
+      }
+      this.#watchCallerGap();
+    }, CALLER_GAP_MS);
   }
 
   // ---- the model's side ----
@@ -574,6 +621,7 @@ export class CallSession extends DurableObject<Bindings> {
   async #finishCall(reason: SessionEndReason): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
+    if (this.#callerGapTimer) clearTimeout(this.#callerGapTimer);
     const carrier = this.#carrier;
     if (carrier && carrier.readyState === WebSocket.OPEN) {
       if (reason !== 'caller_hung_up') for (const message of this.#translator?.hangup() ?? []) carrier.send(message);
@@ -606,13 +654,16 @@ export class CallSession extends DurableObject<Bindings> {
     // The end is kept first, then written: an eviction or a missing row loses nothing.
     stored.end = { at, reason, summary };
     stored.retry = undefined;
+    // Counted now: once Postgres has the transcript, the object's storage keeps no turn.
+    const turns = stored.turns.length;
     await this.#writeRecords().catch(() => {});
     this.#log.info('[CALL SESSION] ended', {
       reason,
       seconds: Math.round((at - stored.startedAt) / 1000),
       frames_in: this.#framesIn,
+      frames_filled: this.#framesFilled,
       frames_out: this.#framesOut,
-      turns: stored.turns.length,
+      turns,
       summary: summary !== null,
       recorded: stored.ended,
     });

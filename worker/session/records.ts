@@ -151,7 +151,9 @@ export async function recordSessionStarted(db: Database, tenantId: string, callI
       .update(calls)
       .set({
         sessionStartedAt: sql`coalesce(${calls.sessionStartedAt}, ${when}::timestamptz)`,
-        answeredAt: sql`coalesce(${calls.answeredAt}, ${when}::timestamptz)`,
+        // An end delivered first decided the answer time from its talk time (none for 0: a caller
+        // who gave up during ringback while the session was still starting): it stays.
+        answeredAt: sql`case when ${calls.status} in ('initiated', 'ringing', 'answered') then coalesce(${calls.answeredAt}, ${when}::timestamptz) else ${calls.answeredAt} end`,
         // Read from the row as it is when locked, so an end recorded meanwhile is never undone.
         status: sql`case when ${calls.status} in ('initiated', 'ringing') then 'answered'::call_status else ${calls.status} end`,
         updatedAt: sql`now()`,
