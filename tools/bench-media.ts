@@ -131,7 +131,10 @@ interface Leg {
   late: number[];
   /** When its turns began. */
   turnsFrom?: number;
+  /** Its turns are over (the caller keeps sending silence, as RTP does, until it hangs up). */
   done: Promise<void>;
+  /** The caller is about to hang up: no more frames. */
+  stopped: boolean;
 }
 
 export async function benchMedia(stack: MediaStack, sessions: number, mediaSeconds: number): Promise<MediaResult> {
@@ -213,7 +216,7 @@ export async function benchMedia(stack: MediaStack, sessions: number, mediaSecon
   const tone = Array.from({ length: speechFrames }, (_, i) => ulawTone(FRAME_MS, 440, 8000, i * ULAW_FRAME_BYTES));
   const silence = ulawSilence(FRAME_MS);
   const legs: Leg[] = calls.map((call, index) => {
-    const leg: Leg = { tag: tags[index] as string, call, framesSent: 0, turns: [], late: [], done: Promise.resolve() };
+    const leg: Leg = { tag: tags[index] as string, call, framesSent: 0, turns: [], late: [], done: Promise.resolve(), stopped: false };
     if (!answered[index]) return leg;
     leg.done = new Promise<void>((resolve) => {
       const startedAt = performance.now();
@@ -234,11 +237,16 @@ export async function benchMedia(stack: MediaStack, sessions: number, mediaSecon
               leg.turnsFrom = now;
             }
           }
+          if (leg.stopped) return resolve();
           const inTurns = turnStartFrame === undefined ? -1 : frame - turnStartFrame;
-          if (inTurns >= turnFrames) return resolve();
+          // After its turns, silence until the hang-up: a phone's RTP does not stop while the
+          // echo still plays (and a gap would be filled by the session with silence of its own,
+          // which the model would count as the caller's).
+          if (inTurns === turnFrames) resolve();
           const position = inTurns < 0 ? -1 : inTurns % turnLength;
           // Only whole turns are spoken; what is left of the time after the last one is silence.
-          const speaking = position >= 0 && position < speechFrames && Math.floor(inTurns / turnLength) < wholeTurns;
+          const speaking =
+            position >= 0 && position < speechFrames && inTurns < turnFrames && Math.floor(inTurns / turnLength) < wholeTurns;
           call.sendCallerAudio(speaking ? (tone[position] as Buffer) : silence);
           leg.framesSent++;
           const sentAt = performance.now();
@@ -291,7 +299,18 @@ export async function benchMedia(stack: MediaStack, sessions: number, mediaSecon
     15_000,
     'every echo to reach Asterisk',
   ).catch(() => {});
-  await sleep(200);
+  // The callers hang up as their last frame goes: the emulator has then heard all they sent,
+  // since their frames and the close travel the same ordered sockets.
+  for (const leg of live) leg.stopped = true;
+  await Promise.all(calls.map((call) => call.callerHangup()));
+  await waitUntil(
+    async () => {
+      records = await emulatorSessions();
+      return live.every((leg) => find(leg)?.closed_at);
+    },
+    15_000,
+    'the emulator to see every call end',
+  ).catch(() => {});
   records = await emulatorSessions();
 
   let callerSent = 0;
@@ -338,7 +357,6 @@ export async function benchMedia(stack: MediaStack, sessions: number, mediaSecon
       slowest.push({ call: legs.indexOf(leg), turn: index, latency_ms: round2(latency), up_ms: round2(up), down_ms: round2(down) });
     }
   }
-  await Promise.all(calls.map((call) => call.callerHangup()));
   await waitUntil(
     async () => ((await (await fetch(`${stack.bridgeUrl}/healthz`)).json()) as { media: { active: number } }).media.active === 0,
     15_000,
@@ -393,6 +411,7 @@ export function describeMedia(m: MediaResult): string {
 
 interface EmulatorSession {
   instructions: string | null;
+  closed_at: string | null;
   caller_audio_bytes: number;
   caller_turns: { committed_at_ms: number }[];
   responses: { status: string; audio_ms: number }[];
