@@ -1,8 +1,9 @@
 // What Twilio's Media Streams and Telnyx's media streaming share: Telnyx modelled its WebSocket
 // on Twilio's, so both speak JSON text messages named by `event`, carry the caller's audio as
 // base64 μ-law in `media.payload` (with a `media.track`), keypad digits in `dtmf.digit`, take
-// the agent's audio back as `media` messages and echo a `mark` {name} once what came before it played. Each carrier's translator keeps what differs (its
-// `start`, how it ends a call, the fields it adds to what it sends).
+// the agent's audio back as `media` messages, and send a `mark` {name} back once what came before
+// it has played. Each carrier's translator keeps what differs (its `start`, how it ends a call,
+// the fields it adds to what it sends).
 import { fromBase64, toBase64 } from '../../../contract/base64.ts';
 import { FRAME_BYTES } from './asterisk.ts';
 import type { CarrierEvent } from './carrier.ts';

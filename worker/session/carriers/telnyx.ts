@@ -9,7 +9,8 @@
 // {code, title, detail}: a frame of ours Telnyx could not take) and `stop` (the call ended). To
 // Telnyx: `{"event":"media","media":{"payload"}}` (20 ms to 30 s of audio each; the session sends
 // 20 ms), `{"event":"clear"}` (drop what is queued: barge-in) and `{"event":"mark","mark":{name}}`
-// after the agent's last words before the session hangs up, as for Twilio. No outgoing message names the stream, but
+// after the agent's last words before the session hangs up, as for Twilio (Telnyx sends it back
+// once they have played, or at once on a clear). No outgoing message names the stream, but
 // nothing goes out before a `start` that names this call. Closing this socket does not end a
 // Telnyx call — the caller would be left in silence — so ending the call is a Call Control
 // `actions/hangup` to the call_control_id the media URL's token vouches for (endCall below): known
