@@ -207,6 +207,25 @@ describe('a call session, in conversation', () => {
     const seconds = (Date.parse(row.session_ended_at) - Date.parse(row.session_started_at)) / 1000;
     expect(seconds).toBeGreaterThanOrEqual(30);
   });
+
+  it('lets an agent still speaking at the time limit finish, then says the goodbye', { timeout: 60_000 }, async () => {
+    const call = await routedCall({ greeting: 'Hi.', max_duration_seconds: 30 });
+    const session = await connect(call);
+    // The caller speaks from 25.5 s on; its 3 s echo is playing when the limit comes at 30 s.
+    while (Date.now() - session.opened < 25_500) await session.speak(100, 'silence');
+    await session.speak(3_000, 'tone');
+    await session.speak(600, 'silence');
+    await session.closed;
+    const { row, transcript } = await endedSession(call);
+    expect(row.session_end_reason).toBe('time_limit');
+    const replies: { reply: string; status: string; conversation: string }[] = (await emulatorSessionTagged(call.tag))?.responses ?? [];
+    expect(replies.filter((response) => response.conversation === 'auto').map((response) => [response.reply, response.status])).toEqual([
+      ['scripted', 'completed'],
+      ['echo', 'completed'],
+      ['goodbye', 'completed'],
+    ]);
+    expect(transcript.turns.at(-1)).toMatchObject({ role: 'agent', text: expect.stringMatching(/goodbye/i) });
+  });
 });
 
 describe('a model service that cannot be reached', () => {

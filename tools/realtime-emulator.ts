@@ -854,6 +854,10 @@ class Connection {
     const pending = this.#pending;
     this.#pending = null;
     if (scripted) return { kind: 'scripted', text: scripted, endCall: false };
+    // Asked to take leave (the session's time limit): a model would say goodbye.
+    if (typeof params.instructions === 'string' && /\bgoodbye\b/i.test(params.instructions)) {
+      return { kind: 'goodbye', text: GOODBYE, endCall: false };
+    }
     if (pending?.kind === 'caller_turn' && pending.endCall) return { kind: 'goodbye', text: GOODBYE, endCall: true };
     if (pending?.kind === 'caller_turn') {
       const seconds = (pending.audio.length / 8000).toFixed(2);

@@ -179,6 +179,8 @@ export class CallSession extends DurableObject<Bindings> {
   /** The carrier echoed #endMark: every frame sent has been played. */
   #allHeard = false;
   #hangupTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The time limit came while the agent was speaking: its goodbye follows that response. */
+  #goodbyeAfterResponse = false;
   #summary: { resolve: (text: string | null) => void; text: string } | undefined;
   #framesIn = 0;
   #framesOut = 0;
@@ -508,6 +510,11 @@ export class CallSession extends DurableObject<Bindings> {
     if (response?.output?.some((output) => output.type === 'function_call' && output.name === END_CALL_TOOL)) {
       this.#hangupAfterPlayback ??= 'agent_ended';
     }
+    if (this.#goodbyeAfterResponse) {
+      this.#goodbyeAfterResponse = false;
+      this.#sayGoodbye();
+      return;
+    }
     // The agent's last words (its goodbye, before end_call or at the time limit) are all in.
     this.#checkHangup();
   }
@@ -604,11 +611,19 @@ export class CallSession extends DurableObject<Bindings> {
   #timeUp(): void {
     if (this.#ending || this.#hangupAfterPlayback) return;
     this.#hangupAfterPlayback = 'time_limit';
+    // One response at a time (the model refuses a second): an agent still speaking finishes, then says goodbye.
+    if (this.#responseActive) this.#goodbyeAfterResponse = true;
+    else this.#sayGoodbye();
+    this.#later(GOODBYE_CAP_MS, () => void this.#end('time_limit'));
+  }
+
+  #sayGoodbye(): void {
+    // Speaking from now on: no hang-up is armed before the goodbye's own response is done.
+    this.#responseActive = true;
     this.#model?.send({
       type: 'response.create',
       response: { instructions: 'The call has reached its time limit. Say a short, polite goodbye now, in one sentence.' },
     });
-    this.#later(GOODBYE_CAP_MS, () => void this.#end('time_limit'));
   }
 
   // ---- the end, exactly once ----
