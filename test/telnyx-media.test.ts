@@ -223,6 +223,10 @@ describe('a Telnyx media stream that is not the call’s', () => {
     ['an empty token', (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -1), ''])],
     ['a token with one character changed', (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -1), flip(s.at(-1) as string)])],
     [
+      'a token whose last character is spelt another way (the same bytes, not VCA’s URL)',
+      (call: TelnyxCall) => withPath(call, (s) => [...s.slice(0, -1), sameBytesOtherSpelling(s.at(-1) as string)]),
+    ],
+    [
       'a token made with another API key',
       async (call: TelnyxCall) =>
         new URL(await telnyxStreamUrl(PUBLIC_BASE_URL, 'KEYanotherAccountsApiKey0123456789', routeOf(call))).pathname,
@@ -507,6 +511,15 @@ describe('ending a Telnyx call from VCA’s side (Call Control actions/hangup)',
 });
 
 /** One character of a base64url token changed. */
+/** The token with its last character's unused low bit set: base64url that decodes to the same 32 bytes. */
+function sameBytesOtherSpelling(token: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const twin = alphabet[alphabet.indexOf(token.at(-1) as string) ^ 1] as string;
+  const spelt = `${token.slice(0, -1)}${twin}`;
+  if (!Buffer.from(spelt, 'base64url').equals(Buffer.from(token, 'base64url'))) throw new Error('not the same bytes');
+  return spelt;
+}
+
 function flip(token: string): string {
   const last = token.at(-2) === 'A' ? 'B' : 'A';
   return `${token.slice(0, -2)}${last}${token.slice(-1)}`;

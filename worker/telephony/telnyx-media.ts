@@ -13,7 +13,12 @@ import { TELNYX_CALL_CONTROL_ID } from './telnyx-api.ts';
 
 /** v2: the call_control_id is signed too (v1 tokens, of the tenant and call record only, are refused). */
 const TOKEN_LABEL = 'vca telnyx media v2';
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * 32 bytes in base64url: 43 characters, the last carrying 4 bits and two zero bits. Only that
+ * canonical spelling is VCA's: the last character's other three spellings decode to the same
+ * bytes, and an altered URL must not pass for the one VCA gave Telnyx.
+ */
+const TOKEN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 const PREFIX = '/internal/media/telnyx/';
 
 async function tokenKey(apiKey: string): Promise<CryptoKey> {
