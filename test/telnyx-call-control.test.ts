@@ -168,6 +168,24 @@ describe('call.initiated for a routed number', () => {
   });
 });
 
+describe('events of another Call Control application', () => {
+  it('ignores them (another connection_id): no command, no call, and a VCA call is left as it was', async () => {
+    const { number } = await telnyxNumber();
+    const stranger = telnyxCall(number.did_number);
+    const foreign = { connection_id: '2299999999999999999' };
+    const ignored = await send(callInitiated(stranger, foreign));
+    expect(ignored.status).toBe(200);
+    expect(ignored.body).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/connection_id/) });
+    expect(commandsOf(stranger)).toEqual([]);
+    expect(await callRows(stranger)).toEqual([]);
+
+    const call = telnyxCall(number.did_number);
+    expect((await send(callInitiated(call))).body).toMatchObject({ outcome: 'answered' });
+    expect((await send(callHangup(call, 'normal_clearing', foreign))).body).toMatchObject({ outcome: 'ignored' });
+    expect(await callRows(call)).toEqual([expect.objectContaining({ status: 'ringing', ended_at: null })]);
+  });
+});
+
 describe('call.initiated for a call VCA must refuse', () => {
   const rejected = async (call: TelnyxCall, reason: string) => {
     const response = await send(callInitiated(call));

@@ -56,7 +56,7 @@ const route = createRoute({
     'Unknown, deactivated or another carrier’s number, or an inactive tenant: `actions/reject` with cause `CALL_REJECTED`, no call recorded. Database unreachable: `actions/reject` with `USER_BUSY` (logged). A command Telnyx refuses or that cannot reach Telnyx is logged and the call recorded failed (cause 41); a call that already hung up (Telnyx error 90018) is recorded failed (cause 31) and is not an error.',
     '`call.answered` → answered. `call.hangup` → ended or failed, with `hangup_cause` as its Q.850 cause (normal_clearing 16, user_busy 17, no_answer and timeout 19, call_rejected 21, not_found 1, time_limit 102, originator_cancel and unspecified 31) and the talk time from `start_time` to the end for normal_clearing and time_limit. A call only moves forward and the first end wins, whatever order events arrive in.',
     '`streaming.failed` (the media stream could not be opened; its `stream_params.stream_url` must be one VCA gave for the event’s call): unless the call’s session started, the call is recorded failed (cause 41, no talk time) with its session ended `error` and never started, then hung up with `actions/hangup` (`command_id` derived from the call record, so a redelivery is harmless); with the database unreachable it is hung up all the same and the answer is 503.',
-    'Other events are acknowledged and ignored. The answer is 200 for a signed, well-formed event (Telnyx needs only a 2xx), except 503 `database_unavailable` when the database cannot be reached for call.answered, call.hangup or streaming.failed, so that Telnyx delivers it again; unsigned, wrongly signed or stale requests: 401, nothing recorded. Telnyx not configured: 503.',
+    'Other events, and any event whose `payload.connection_id` is not TELNYX_CONNECTION_ID (another Call Control application of the account), are acknowledged and ignored. The answer is 200 for a signed, well-formed event (Telnyx needs only a 2xx), except 503 `database_unavailable` when the database cannot be reached for call.answered, call.hangup or streaming.failed, so that Telnyx delivers it again; unsigned, wrongly signed or stale requests: 401, nothing recorded. Telnyx not configured: 503.',
   ].join(' '),
   security: [{ telnyxSignature: [] }],
   request: { body: jsonBody(TelnyxWebhook) },
@@ -73,6 +73,15 @@ export function registerTelnyxCallControl(app: App) {
   app.openapi(route, async (c) => {
     const { data } = c.req.valid('json');
     const payload = data.payload ?? {};
+    // The account's key signs every application's events: one that another Call Control
+    // application sends here (a webhook URL copied between applications) is not VCA's to act on.
+    if (payload.connection_id !== undefined && payload.connection_id !== c.var.telnyx.connectionId) {
+      return reply(c, data, {
+        outcome: 'ignored',
+        reason: 'The event is for another Call Control application (connection_id), not the one VCA answers for.',
+        log: { connection_id: payload.connection_id, call_session_id: payload.call_session_id },
+      });
+    }
     switch (data.event_type) {
       case 'call.initiated':
         return reply(c, data, await callInitiated(c, data, payload));
