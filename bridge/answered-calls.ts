@@ -36,17 +36,7 @@ export class AnsweredCalls {
     // index of its own on call_id was a quarter of a commit's time). answered_at grows with time:
     // its index takes new rows on its last page.
     db.exec(`
-      create table if not exists answered_calls (
-        tenant_id text not null,
-        call_id text not null,
-        did text not null,
-        call_record_id text not null,
-        phone_number_id text not null,
-        ai_profile_id text,
-        ai_profile_role text,
-        answered_at integer not null,
-        primary key (call_id, tenant_id)
-      );
+      ${answeredCallsTable('if not exists answered_calls')};
       create index if not exists answered_calls_answered_at on answered_calls (answered_at);
     `);
     const columns = 'call_id, tenant_id, did, call_record_id, phone_number_id, ai_profile_id, ai_profile_role, answered_at';
@@ -100,21 +90,26 @@ export class AnsweredCalls {
     if (!table || !/primary key \(tenant_id, call_id\)/i.test(table.sql)) return;
     transaction(db, () => {
       db.exec(`
-        create table answered_calls_by_call (
-          tenant_id text not null,
-          call_id text not null,
-          did text not null,
-          call_record_id text not null,
-          phone_number_id text not null,
-          ai_profile_id text,
-          ai_profile_role text,
-          answered_at integer not null,
-          primary key (call_id, tenant_id)
-        );
+        ${answeredCallsTable('answered_calls_by_call')};
         insert into answered_calls_by_call select tenant_id, call_id, did, call_record_id, phone_number_id, ai_profile_id, ai_profile_role, answered_at from answered_calls;
         drop table answered_calls;
         alter table answered_calls_by_call rename to answered_calls;
       `);
     });
   }
+}
+
+/** The table's definition, keyed by the call first; `name` may start with `if not exists`. */
+function answeredCallsTable(name: string): string {
+  return `create table ${name} (
+    tenant_id text not null,
+    call_id text not null,
+    did text not null,
+    call_record_id text not null,
+    phone_number_id text not null,
+    ai_profile_id text,
+    ai_profile_role text,
+    answered_at integer not null,
+    primary key (call_id, tenant_id)
+  )`;
 }
